@@ -1,0 +1,1 @@
+"""The runtime shell: bus, clock, config, logging, feeds, API, CLI."""

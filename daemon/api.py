@@ -1,0 +1,85 @@
+"""The HTTP API (aiohttp): ``GET /health`` and ``GET /status``; responses are pydantic models."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from daemon.engine import Engine
+
+ENGINE_KEY = web.AppKey("engine", Engine)
+STARTED_KEY = web.AppKey("started_monotonic", float)
+
+
+class Health(BaseModel):
+    status: str
+    uptime_s: float
+
+
+class PositionView(BaseModel):
+    layer: str
+    contract: str
+    quantity: int
+    avg_price: float
+    mark: float | None
+
+
+class Status(BaseModel):
+    market_time: datetime | None
+    vix: float | None
+    spx: float | None
+    regime: str
+    open_positions: list[PositionView]
+    equity: float
+    cash: float
+    snapshots: int
+    last_snapshot_age_s: float | None
+    """Wall seconds since the latest snapshot was dispatched."""
+
+
+def status_of(engine: Engine) -> Status:
+    snap = engine.last_snapshot
+    age = (time.monotonic() - engine.last_snapshot_monotonic
+           if engine.last_snapshot_monotonic is not None else None)
+    positions = []
+    for pos in engine.broker.portfolio.open_positions():
+        quote = snap.quote(pos.contract) if snap is not None else None
+        positions.append(PositionView(layer=pos.layer, contract=pos.contract.symbol,
+                                      quantity=pos.quantity, avg_price=pos.avg_price,
+                                      mark=quote.mid if quote is not None else None))
+    return Status(
+        market_time=snap.ts if snap else None,
+        vix=snap.vix if snap else None,
+        spx=snap.spx if snap else None,
+        regime=engine.state.regime.value,
+        open_positions=positions,
+        equity=round(engine.broker.equity(), 2),
+        cash=round(engine.broker.portfolio.cash, 2),
+        snapshots=engine.ticks,
+        last_snapshot_age_s=round(age, 3) if age is not None else None,
+    )
+
+
+def _json(model: BaseModel) -> web.Response:
+    return web.Response(text=model.model_dump_json(), content_type="application/json")
+
+
+async def health(request: web.Request) -> web.Response:
+    started = request.app[STARTED_KEY]
+    return _json(Health(status="ok", uptime_s=round(time.monotonic() - started, 3)))
+
+
+async def status(request: web.Request) -> web.Response:
+    return _json(status_of(request.app[ENGINE_KEY]))
+
+
+def build_app(engine: Engine) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    app[ENGINE_KEY] = engine
+    app[STARTED_KEY] = time.monotonic()
+    app.router.add_get("/health", health)
+    app.router.add_get("/status", status)
+    return app

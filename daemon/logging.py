@@ -1,0 +1,53 @@
+"""structlog setup: one JSON object per line when stdout is not a terminal, console otherwise.
+
+Timestamps are UTC ISO-8601; event names are stable snake_case (see the README's table).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal, TextIO
+
+import structlog
+
+LogFormat = Literal["auto", "json", "console"]
+
+CACHE_LOGGERS = True
+"""Cache bound loggers on first use (fast). Tests turn it off: cached loggers would keep
+writing to a stream that pytest has already closed."""
+
+
+def configure_logging(
+    level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None
+) -> None:
+    """Route structlog (and stdlib logging, e.g. aiohttp) to ``stream`` (stdout) in one shape."""
+    out = stream if stream is not None else sys.stdout
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    base: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    final: list[structlog.types.Processor] = (
+        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        if use_json
+        else [structlog.dev.ConsoleRenderer()]
+    )
+    structlog.configure(
+        processors=[*base, *final],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=CACHE_LOGGERS,
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+            foreign_pre_chain=[*base, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)

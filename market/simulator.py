@@ -1,0 +1,371 @@
+"""The simulated market: a seeded, reproducible joint model of SPX, VIX and the VX curve
+(SPEC section 4), emitted as :class:`~market.snapshot.MarketSnapshot` ticks.
+
+Model, in trading-session time (one session = one unit; 252 a year):
+
+- log-VIX is an Ornstein-Uhlenbeck process towards ``log(vix_reversion_level)`` with upward
+  exponential jumps (Poisson). The jumps lift the long-run mean and median above the reversion level
+  and give the right tail: calm stretches, spikes and slow decays.
+- SPX log returns have volatility ``realized_vol_ratio * VIX`` (realized below implied: the variance
+  risk premium), diffusion shocks correlated ``spx_vix_corr`` with log-VIX shocks, a drop of
+  ``spx_vix_jump_beta`` times each VIX jump, and drift ``r - q`` (jumps compensated).
+- The VX curve prices each listed future as the VIX's expectation under a slower, premium-bearing
+  pricing measure: log-VIX relaxing towards ``log(vx_curve_level)`` with half-life
+  ``vx_curve_half_life_years``, so the curve is in contango when the VIX is low and in backwardation
+  in spikes.
+- Each session is stepped at the snapshot cadence; the overnight gap (weekends and holidays
+  alike) is one step carrying ``overnight_variance_fraction`` of a session's variance, mean
+  reversion and jump odds.
+- The SOQ (VRO) prints on the first snapshot of an SPX (VX) expiry session: the opening SPX (VIX)
+  with its own small log-normal noise.
+
+A scenario (``market.scenarios``) replaces the model's log-VIX with its script plus noise; the
+noise takes the place of the VIX diffusion shock, and scripted moves push SPX like jumps do.
+
+Random numbers come from one ``numpy.random.default_rng(seed)``, drawn in a fixed block per
+session, so the same config, seed, start and scenario give bitwise identical snapshots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from market.calendar import (
+    NEW_YORK,
+    CalendarRangeError,
+    TradingCalendar,
+    spx_expiries_after,
+    trading_calendar,
+    vx_expiries_after,
+)
+from market.scenarios import Scenario, get_scenario
+from market.snapshot import SPX_EXPIRIES_LISTED, FuturePoint, MarketSnapshot
+from market.surface import SpreadModel, SpxSurface
+
+SESSIONS_PER_YEAR = 252.0
+_SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+class SimulatorConfig(BaseModel, frozen=True, extra="forbid", use_attribute_docstrings=True):
+    """Parameters of the simulated market (defaults fitted to 1990-2026 history)."""
+
+    cadence_minutes: int = Field(1, ge=1, le=405)
+    """Minutes of market time between snapshots; each session also ends with a snapshot at its
+    close."""
+    spx_start: float = Field(5900.0, gt=0)
+    """SPX at the first open (index points)."""
+    vix_start: float = Field(17.0, gt=0)
+    """VIX at the first open (ignored under a scenario, which starts at its first anchor)."""
+    rate: float = 0.04
+    """Risk-free rate (decimal, continuously compounded)."""
+    div_yield: float = 0.013
+    """SPX dividend yield (decimal, continuous)."""
+
+    vix_reversion_level: float = Field(13.6, gt=0)
+    """VIX level the log-VIX diffusion reverts to; jumps lift the long-run median to ~17.6 and the
+    mean to ~19.4."""
+    vix_half_life_days: float = Field(30.0, gt=0)
+    """Half-life of log-VIX mean reversion (sessions)."""
+    vix_vol_of_log: float = Field(0.055, ge=0)
+    """Diffusion volatility of log-VIX per square-root session."""
+    vix_jumps_per_year: float = Field(8.0, ge=0)
+    """Poisson intensity of upward VIX jumps (per 252 sessions)."""
+    vix_jump_mean: float = Field(0.2, ge=0)
+    """Mean size of a jump in log-VIX (exponentially distributed)."""
+    vix_floor: float = Field(8.0, gt=0)
+    """Lowest VIX the model prints."""
+    vix_cap: float = Field(150.0, gt=0)
+    """Highest VIX the model prints."""
+
+    realized_vol_ratio: float = Field(0.78, gt=0)
+    """SPX diffusion volatility as a fraction of the VIX (below 1: the variance risk premium)."""
+    spx_vix_corr: float = Field(-0.7, ge=-1, le=1)
+    """Correlation of SPX diffusion shocks with log-VIX diffusion shocks."""
+    spx_vix_jump_beta: float = Field(0.08, ge=0)
+    """SPX log-return drop per unit of log-VIX jump (or of scripted scenario move)."""
+    overnight_variance_fraction: float = Field(0.2, ge=0, lt=1)
+    """Share of a session's variance, mean reversion and jump odds carried by the overnight gap."""
+
+    vx_curve_level: float = Field(24.0, gt=0)
+    """Level (VIX points) long-dated VX futures head to; above the VIX median by the premium."""
+    vx_curve_half_life_years: float = Field(0.25, gt=0)
+    """Half-life (calendar years) of the VIX's reversion priced into the VX curve."""
+    vx_curve_points: int = Field(8, ge=4, le=12)
+    """How many VX futures are listed."""
+    soq_noise: float = Field(0.001, ge=0)
+    """Log standard deviation of the SOQ around the opening SPX."""
+    vro_noise: float = Field(0.02, ge=0)
+    """Log standard deviation of the VRO around the opening VIX."""
+
+    atm_vol_ratio: float = Field(0.85, gt=0)
+    """30-day ATM SPX vol as a fraction of VIX / 100."""
+    long_run_atm_vol: float = Field(0.16, gt=0)
+    """ATM vol (decimal) the SPX term structure heads to at long maturities."""
+    atm_var_half_life_years: float = Field(0.2, gt=0)
+    """How fast (calendar years) the ATM term structure reaches its long-run level."""
+    skew_put_slope: float = Field(0.33, gt=0)
+    """Put-wing vol per unit of log-moneyness / sqrt(years)."""
+    skew_call_slope: float = Field(0.02, ge=0)
+    """Far call-wing vol per unit of log-moneyness / sqrt(years)."""
+    skew_kink: float = 0.07
+    """Log-moneyness / sqrt(years) where the smile bottoms out."""
+    skew_smoothness: float = Field(0.035, gt=0)
+    """Width of the smile's rounding, in log-moneyness / sqrt(years)."""
+
+    spread_base_width: float = Field(0.10, gt=0)
+    """Quoted width of a near-worthless option at the reference VIX (index points)."""
+    spread_price_fraction: float = Field(0.008, ge=0)
+    """Quoted width added per point of premium."""
+    spread_reference_vix: float = Field(15.0, gt=0)
+    """VIX at which widths are as stated."""
+    spread_vix_exponent: float = Field(1.0, ge=0)
+    """Elasticity of quoted widths to the VIX."""
+    spread_max_width: float = Field(20.0, gt=0)
+    """Widest quote before rounding (index points)."""
+
+    def spread_model(self) -> SpreadModel:
+        return SpreadModel(
+            self.spread_base_width,
+            self.spread_price_fraction,
+            self.spread_reference_vix,
+            self.spread_vix_exponent,
+            self.spread_max_width,
+        )
+
+    def surface(self, vix: float) -> SpxSurface:
+        """The SPX surface anchored on ``vix``."""
+        return SpxSurface.from_vix(
+            vix,
+            atm_ratio=self.atm_vol_ratio,
+            long_run_atm_vol=self.long_run_atm_vol,
+            atm_var_half_life_years=self.atm_var_half_life_years,
+            put_slope=self.skew_put_slope,
+            call_slope=self.skew_call_slope,
+            kink=self.skew_kink,
+            smoothness=self.skew_smoothness,
+        )
+
+
+class _SessionPlan:
+    """Snapshot times of one session and the model-time length of each step into them."""
+
+    __slots__ = (
+        "session",
+        "times",
+        "ts_seconds",
+        "step_sessions",
+        "spx_expiries",
+        "vx_expiries",
+        "vx_settle_seconds",
+        "is_spx_expiry",
+        "is_vx_expiry",
+    )
+
+    def __init__(
+        self, cal: TradingCalendar, session: date, cadence: int, points: int, overnight: float
+    ) -> None:
+        open_utc, close_utc = cal.session_hours(session)
+        total = (close_utc - open_utc).total_seconds() / 60.0
+        offsets = list(range(0, int(total), cadence))
+        if offsets[-1] != total:
+            offsets.append(int(total))
+        self.session = session
+        self.times = [open_utc + timedelta(minutes=m) for m in offsets]
+        self.ts_seconds = [t.timestamp() for t in self.times]
+        # Step 0 is the overnight gap into the open; step i the stretch between snapshots i-1, i.
+        self.step_sessions = [overnight] + [
+            (1.0 - overnight) * (b - a) / total for a, b in zip(offsets, offsets[1:], strict=False)
+        ]
+        self.spx_expiries = tuple(spx_expiries_after(session, SPX_EXPIRIES_LISTED, cal))
+        self.vx_expiries = tuple(vx_expiries_after(session, points, cal))
+        self.vx_settle_seconds = [
+            datetime(e.year, e.month, e.day, 9, 30, tzinfo=NEW_YORK).timestamp()
+            for e in self.vx_expiries
+        ]
+        yesterday = session - timedelta(days=1)
+        self.is_spx_expiry = spx_expiries_after(yesterday, 1, cal)[0] == session
+        self.is_vx_expiry = vx_expiries_after(yesterday, 1, cal)[0] == session
+
+
+@lru_cache(maxsize=64)
+def _plan(session: date, cadence: int, points: int, overnight: float) -> _SessionPlan:
+    return _SessionPlan(trading_calendar(), session, cadence, points, overnight)
+
+
+class Simulator:
+    """Seeded generator of market snapshots (see the module docstring for the model)."""
+
+    def __init__(
+        self, config: SimulatorConfig, *, seed: int, start: date, scenario: str | None = None
+    ) -> None:
+        self.config = config
+        self.seed = seed
+        self.scenario: Scenario | None = None if scenario is None else get_scenario(scenario)
+        self.start = trading_calendar().session_on_or_after(start)
+
+    def _sessions(self, count: int | None) -> Iterator[date]:
+        cal = trading_calendar()
+        session = self.start
+        n = 0
+        while count is None or n < count:
+            yield session
+            n += 1
+            try:
+                session = cal.next_session(session)
+            except CalendarRangeError:
+                return
+
+    def snapshots(self, sessions: int | None = None) -> Iterator[MarketSnapshot]:
+        """Snapshots every ``cadence_minutes`` from each open through its close (inclusive) for
+        ``sessions`` sessions (None: until the calendar, whose expiries run to 2040, ends; a count
+        beyond it raises ``CalendarRangeError``). Each call starts afresh."""
+        cfg = self.config
+        scenario = self.scenario
+        rng = np.random.default_rng(self.seed)
+        spreads = cfg.spread_model()
+        surface_for = cfg.surface
+        rate, div = cfg.rate, cfg.div_yield
+        carry = rate - div
+
+        # VIX model constants (per session of model time).
+        theta = math.log(cfg.vix_reversion_level)
+        kappa = math.log(2.0) / cfg.vix_half_life_days
+        sigma_v = cfg.vix_vol_of_log
+        jumps_per_session = cfg.vix_jumps_per_year / SESSIONS_PER_YEAR
+        jump_mean = cfg.vix_jump_mean
+        log_floor, log_cap = math.log(cfg.vix_floor), math.log(cfg.vix_cap)
+        # SPX constants.
+        rho = cfg.spx_vix_corr
+        rho_perp = math.sqrt(max(0.0, 1.0 - rho * rho))
+        var_scale = (cfg.realized_vol_ratio / 100.0) ** 2 / SESSIONS_PER_YEAR
+        beta = cfg.spx_vix_jump_beta
+        # E[exp(-beta J)] = 1 / (1 + beta m) for J ~ Exp(mean m): compensate so E[dS/S] = r - q.
+        jump_comp = jumps_per_session * beta * jump_mean / (1.0 + beta * jump_mean)
+        # VX curve constants.
+        curve_theta = math.log(cfg.vx_curve_level)
+        curve_kappa = math.log(2.0) / cfg.vx_curve_half_life_years
+        # Scenario noise constants.
+        if scenario is not None:
+            noise_kappa = math.log(2.0) / scenario.noise_half_life_sessions
+            noise_sd = scenario.noise
+            noise_bound = scenario.noise * scenario.noise_bound
+            x = scenario.log_level(0.0)
+        else:
+            noise_kappa = noise_sd = noise_bound = 0.0
+            x = math.log(cfg.vix_start)
+        x = min(max(x, log_floor), log_cap)
+        noise = 0.0
+        script = x
+        log_spx = math.log(cfg.spx_start)
+        prev_seconds: float | None = None
+        seq = 0
+        step_cache: dict[float, tuple[float, float, float, float, float]] = {}
+
+        for index, session in enumerate(self._sessions(sessions)):
+            try:
+                plan = _plan(
+                    session,
+                    cfg.cadence_minutes,
+                    cfg.vx_curve_points,
+                    cfg.overnight_variance_fraction,
+                )
+            except CalendarRangeError:
+                if sessions is None:
+                    return  # the calendar (and its expiries) ends: so does the endless feed
+                raise
+            n = len(plan.times)
+            normals = rng.standard_normal((2, n))
+            z_vix = normals[0].tolist()
+            z_spx = normals[1].tolist()
+            jump_odds = rng.random(n).tolist()
+            jump_sizes = rng.exponential(jump_mean, n).tolist() if jump_mean > 0 else [0.0] * n
+            z_soq, z_vro = rng.standard_normal(2).tolist()
+            steps = plan.step_sessions
+            session_seconds = plan.ts_seconds
+            settle = plan.vx_settle_seconds
+            vx_expiries = plan.vx_expiries
+            span = session_seconds[-1] - session_seconds[0]
+
+            for i in range(n):
+                ts_s = session_seconds[i]
+                if prev_seconds is not None:
+                    dt = steps[i]
+                    consts = step_cache.get(dt)
+                    if consts is None:
+                        decay = math.exp(-kappa * dt)
+                        noise_decay = math.exp(-noise_kappa * dt)
+                        consts = (
+                            decay,
+                            sigma_v * math.sqrt(-math.expm1(-2.0 * kappa * dt) / (2.0 * kappa))
+                            if kappa > 0
+                            else sigma_v * math.sqrt(dt),
+                            noise_decay,
+                            noise_sd * math.sqrt(max(0.0, 1.0 - noise_decay * noise_decay)),
+                            -math.expm1(-jumps_per_session * dt),
+                        )
+                        step_cache[dt] = consts
+                    decay, vol_step, noise_decay, noise_step, jump_odd = consts
+                    zv = z_vix[i]
+                    jumped = jump_odds[i] < jump_odd
+                    vix_prev = math.exp(x)
+                    if scenario is None:
+                        move = jump_sizes[i] if jumped else 0.0
+                        x = theta + (x - theta) * decay + vol_step * zv + move
+                        pushed = move
+                        compensation = jump_comp * dt
+                    else:
+                        t = index + (ts_s - session_seconds[0]) / span if span > 0 else index
+                        new_script = scenario.log_level(t)
+                        pushed = new_script - script
+                        script = new_script
+                        noise = noise * noise_decay + noise_step * zv
+                        noise = min(max(noise, -noise_bound), noise_bound)
+                        x = script + noise
+                        compensation = 0.0
+                    x = min(max(x, log_floor), log_cap)
+                    var = var_scale * vix_prev * vix_prev * dt
+                    log_spx += (
+                        carry * (ts_s - prev_seconds) / _SECONDS_PER_YEAR
+                        - 0.5 * var
+                        + math.sqrt(var) * (rho * zv + rho_perp * z_spx[i])
+                        - beta * pushed
+                        + compensation
+                    )
+                prev_seconds = ts_s
+
+                vix = math.exp(x)
+                spx = math.exp(log_spx)
+                curve = tuple(
+                    FuturePoint(
+                        e,
+                        math.exp(
+                            curve_theta
+                            + (x - curve_theta)
+                            * math.exp(-curve_kappa * (s - ts_s) / _SECONDS_PER_YEAR)
+                        ),
+                    )
+                    for e, s in zip(vx_expiries, settle, strict=True)
+                )
+                first = i == 0
+                yield MarketSnapshot(
+                    seq,
+                    plan.times[i],
+                    session,
+                    spx,
+                    vix,
+                    rate,
+                    div,
+                    curve,
+                    surface_for(vix),
+                    plan.spx_expiries,
+                    spx * math.exp(cfg.soq_noise * z_soq) if first and plan.is_spx_expiry else None,
+                    vix * math.exp(cfg.vro_noise * z_vro) if first and plan.is_vx_expiry else None,
+                    spreads,
+                )
+                seq += 1
