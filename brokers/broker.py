@@ -270,15 +270,6 @@ class PaperBroker:
                     layer=pos.layer,
                     settlement_price=value,
                 )
-            log.info(
-                "contract_settled",
-                contract=pos.contract.symbol,
-                layer=pos.layer,
-                quantity=pos.quantity,
-                settlement_price=value,
-                cash=settled.cash,
-                proxy=proxy,
-            )
             self._publish(settled)
             count += 1
         return count
@@ -348,18 +339,6 @@ class PaperBroker:
         self._ledger.record_fill(fill, self._portfolio.cash + fill.cash_change)
         self._portfolio.apply_fill(fill)
         self._stats.fills += 1
-        log.info(
-            "fill_recorded",
-            fill_id=fill.fill_id,
-            order_id=order_id,
-            client_order_id=cmd.client_order_id,
-            layer=cmd.layer,
-            intent=cmd.intent.value,
-            reason=cmd.reason,
-            quantity=cmd.quantity,
-            net_price=fill.net_price,
-            fees=fill.fees,
-        )
         self._publish(fill)
         self._publish(self._account_marked(ts))
 
@@ -376,13 +355,6 @@ class PaperBroker:
             self._ledger.record_order_status(
                 cmd.client_order_id, OrderStatus.REJECTED, ts, status_reason
             )
-        log.warning(
-            "order_rejected",
-            client_order_id=cmd.client_order_id,
-            layer=cmd.layer,
-            reason=reason.value,
-            message=rejection.message,
-        )
         self._publish(OrderRejected(ts, cmd.client_order_id, cmd.layer, reason, rejection.message))
 
     def _cancel(self, resting: RestingOrder, ts: datetime, reason: str) -> None:
@@ -390,12 +362,6 @@ class PaperBroker:
         del self._resting[cmd.client_order_id]
         self._stats.cancelled_orders += 1
         self._ledger.record_order_status(cmd.client_order_id, OrderStatus.CANCELLED, ts, reason)
-        log.info(
-            "order_cancelled",
-            order_id=resting.order_id,
-            client_order_id=cmd.client_order_id,
-            reason=reason,
-        )
         self._publish(OrderCancelled(ts, resting.order_id, cmd.client_order_id, cmd.layer, reason))
 
     def _account_marked(self, ts: datetime) -> AccountMarked:
