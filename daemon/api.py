@@ -42,14 +42,23 @@ class Status(BaseModel):
 
 def status_of(engine: Engine) -> Status:
     snap = engine.last_snapshot
-    age = (time.monotonic() - engine.last_snapshot_monotonic
-           if engine.last_snapshot_monotonic is not None else None)
+    age = (
+        time.monotonic() - engine.last_snapshot_monotonic
+        if engine.last_snapshot_monotonic is not None
+        else None
+    )
     positions = []
     for pos in engine.broker.portfolio.open_positions():
         quote = snap.quote(pos.contract) if snap is not None else None
-        positions.append(PositionView(layer=pos.layer, contract=pos.contract.symbol,
-                                      quantity=pos.quantity, avg_price=pos.avg_price,
-                                      mark=quote.mid if quote is not None else None))
+        positions.append(
+            PositionView(
+                layer=pos.layer,
+                contract=pos.contract.symbol,
+                quantity=pos.quantity,
+                avg_price=pos.avg_price,
+                mark=quote.mid if quote is not None else None,
+            )
+        )
     return Status(
         market_time=snap.ts if snap else None,
         vix=snap.vix if snap else None,

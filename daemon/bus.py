@@ -72,8 +72,11 @@ class EventBus:
                         handler(event)
                     except Exception:
                         self.handler_errors += 1
-                        log.exception("handler_failed", topic=topic_of(type(event)),
-                                      handler=getattr(handler, "__qualname__", repr(handler)))
+                        log.exception(
+                            "handler_failed",
+                            topic=topic_of(type(event)),
+                            handler=getattr(handler, "__qualname__", repr(handler)),
+                        )
         finally:
             self._dispatching = False
 

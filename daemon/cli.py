@@ -74,27 +74,42 @@ def _add_market_args(p: argparse.ArgumentParser, scenario_default: str | None) -
     from market.scenarios import scenario_names
 
     p.add_argument("--config", type=Path, help="TOML config file (overrides the embedded default)")
-    p.add_argument("--scenario", choices=scenario_names(), default=scenario_default,
-                   help="scripted VIX path laid over the model (default: the base model)")
+    p.add_argument(
+        "--scenario",
+        choices=scenario_names(),
+        default=scenario_default,
+        help="scripted VIX path laid over the model (default: the base model)",
+    )
     p.add_argument("--seed", type=_non_negative_int, default=1, help="random seed (default 1)")
-    p.add_argument("--start", type=_date, default=DEFAULT_START,
-                   help="first session, YYYY-MM-DD (default 2025-01-02)")
+    p.add_argument(
+        "--start",
+        type=_date,
+        default=DEFAULT_START,
+        help="first session, YYYY-MM-DD (default 2025-01-02)",
+    )
     p.add_argument("--state-dir", type=Path, help="directory of the ledger")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="alvh", description="Paper-trading daemon for the Adaptive Layered VIX Hedge.")
+    parser = _Parser(
+        prog="alvh", description="Paper-trading daemon for the Adaptive Layered VIX Hedge."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the daemon on the simulated market until SIGTERM")
     _add_market_args(run, None)
-    run.add_argument("--time-scale", type=_positive_float,
-                     help="market seconds per wall second (default from config: 60)")
+    run.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        help="market seconds per wall second (default from config: 60)",
+    )
     run.add_argument("--port", type=_non_negative_int, help="API port (default from config: 8765)")
     run.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
     run.set_defaults(func=_cmd_run)
 
-    sim = sub.add_parser("simulate", help="run D sessions of the simulated market as fast as possible")
+    sim = sub.add_parser(
+        "simulate", help="run D sessions of the simulated market as fast as possible"
+    )
     _add_market_args(sim, None)
     sim.add_argument("--days", type=_positive_int, required=True, help="number of sessions")
     sim.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -116,8 +131,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     state_dir, temporary = prepare_batch_state_dir(args.state_dir)
     if temporary:
         print(f"alvh: state directory: {state_dir}", file=sys.stderr)
-    summary = simulate(config, text, RunSpec(args.scenario, args.seed, args.start), args.days,
-                       state_dir)
+    summary = simulate(
+        config, text, RunSpec(args.scenario, args.seed, args.start), args.days, state_dir
+    )
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     else:

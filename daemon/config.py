@@ -30,14 +30,20 @@ class ApiConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
-    port: int = Field(8765, ge=0, le=65535, description="TCP port of the HTTP API (0 picks a free one).")
+    port: int = Field(
+        8765, ge=0, le=65535, description="TCP port of the HTTP API (0 picks a free one)."
+    )
 
 
 class RuntimeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    time_scale: float = Field(60.0, gt=0, description="Market seconds per wall second in `alvh run`.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Lowest log level written.")
+    time_scale: float = Field(
+        60.0, gt=0, description="Market seconds per wall second in `alvh run`."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest log level written."
+    )
     bus_queue_size: int = Field(10_000, ge=1, description="Bound of the bus intake queue (events).")
 
 

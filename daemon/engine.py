@@ -32,16 +32,27 @@ from strategies.state import MarketState
 class Engine:
     """One trading pipeline over a ledger; the same object runs `simulate` and `run`."""
 
-    def __init__(self, config: AppConfig, ledger: Ledger, bus: EventBus, clock: SimulatedClock,
-                 log_events: bool = True) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        ledger: Ledger,
+        bus: EventBus,
+        clock: SimulatedClock,
+        log_events: bool = True,
+    ) -> None:
         self.config = config
         self.bus = bus
         self.clock = clock
         publish = bus.publish
         self.broker = PaperBroker(config.account, ledger, publish, clock)
         self.state = MarketState(config.strategy.regime, publish)
-        self.condor = CondorActor(config.strategy.condor, config.strategy.exits, self.state,
-                                  publish, config.account.starting_equity)
+        self.condor = CondorActor(
+            config.strategy.condor,
+            config.strategy.exits,
+            self.state,
+            publish,
+            config.account.starting_equity,
+        )
         self.ticks = 0
         self.last_snapshot: MarketSnapshot | None = None
         self.last_snapshot_monotonic: float | None = None
@@ -75,8 +86,10 @@ class Engine:
         """The run summary (`alvh simulate --json`); deterministic for a given run."""
         stats = self.broker.stats
         condor = self.condor.stats
-        exits = {rule.value: condor.exits.get(rule.value, 0)
-                 for rule in (ExitRule.CREDIT_STOP, ExitRule.DTE)}
+        exits = {
+            rule.value: condor.exits.get(rule.value, 0)
+            for rule in (ExitRule.CREDIT_STOP, ExitRule.DTE)
+        }
         exits["settlement"] = condor.exits.get("settlement", 0)
         return {
             "ticks": self.ticks,

@@ -52,9 +52,14 @@ def ledger_path(state_dir: Path) -> Path:
 def _open_ledger(config: AppConfig, config_text: str, state_dir: Path, spec: RunSpec) -> Ledger:
     state_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger.open(ledger_path(state_dir))
-    ledger.record_run(seed=spec.seed, scenario=spec.scenario, start=spec.start.isoformat(),
-                      cadence_minutes=config.market.cadence_minutes,
-                      alvh_version=ALVH_VERSION, config_text=config_text)
+    ledger.record_run(
+        seed=spec.seed,
+        scenario=spec.scenario,
+        start=spec.start.isoformat(),
+        cadence_minutes=config.market.cadence_minutes,
+        alvh_version=ALVH_VERSION,
+        config_text=config_text,
+    )
     return ledger
 
 
@@ -85,8 +90,9 @@ def prepare_batch_state_dir(state_dir: Path | None) -> tuple[Path, bool]:
     return state_dir, False
 
 
-def simulate(config: AppConfig, config_text: str, spec: RunSpec, days: int,
-             state_dir: Path) -> dict[str, Any]:
+def simulate(
+    config: AppConfig, config_text: str, spec: RunSpec, days: int, state_dir: Path
+) -> dict[str, Any]:
     """Run ``days`` sessions of the simulated market through the pipeline; return the summary."""
     ledger = _open_ledger(config, config_text, state_dir, spec)
     try:
@@ -143,8 +149,12 @@ async def run_daemon(config: AppConfig, config_text: str, spec: RunSpec, state_d
     """The daemon: feed, bus dispatcher and API until SIGTERM/SIGINT; returns the exit code."""
     archived = archive_existing_ledger(state_dir)
     if archived is not None:
-        log.warning("ledger_archived", state_dir=str(state_dir), archive=str(archived),
-                    reason="recovery is not implemented yet; starting a fresh ledger")
+        log.warning(
+            "ledger_archived",
+            state_dir=str(state_dir),
+            archive=str(archived),
+            reason="recovery is not implemented yet; starting a fresh ledger",
+        )
     ledger = _open_ledger(config, config_text, state_dir, spec)
     bus = EventBus(config.runtime.bus_queue_size)
     engine = Engine(config, ledger, bus, _clock_for(spec.start))
@@ -165,9 +175,15 @@ async def run_daemon(config: AppConfig, config_text: str, spec: RunSpec, state_d
         await runner.cleanup()
         ledger.close()
         return 71
-    log.info("daemon_started", state_dir=str(state_dir), api=f"http://{config.api.host}:"
-             f"{config.api.port}", scenario=spec.scenario, seed=spec.seed,
-             start=spec.start.isoformat(), time_scale=config.runtime.time_scale)
+    log.info(
+        "daemon_started",
+        state_dir=str(state_dir),
+        api=f"http://{config.api.host}:{config.api.port}",
+        scenario=spec.scenario,
+        seed=spec.seed,
+        start=spec.start.isoformat(),
+        time_scale=config.runtime.time_scale,
+    )
 
     dispatcher = asyncio.create_task(bus.run(), name="bus-dispatcher")
     feed = asyncio.create_task(

@@ -32,5 +32,7 @@ class SimulatedClock:
     def advance_to(self, ts: datetime) -> None:
         """Move market time forward; time never runs backwards."""
         if ts < self._now:
-            raise ValueError(f"clock cannot go back from {self._now.isoformat()} to {ts.isoformat()}")
+            raise ValueError(
+                f"clock cannot go back from {self._now.isoformat()} to {ts.isoformat()}"
+            )
         self._now = ts

@@ -56,12 +56,16 @@ def _broadcast_size(inputs: tuple[ArrayLike, ...]) -> tuple[tuple[int, ...], int
 
 
 def _blocks(
-    kernel: Callable[..., tuple[FloatArray, ...]], n_out: int, shape: tuple[int, ...], size: int,
+    kernel: Callable[..., tuple[FloatArray, ...]],
+    n_out: int,
+    shape: tuple[int, ...],
+    size: int,
     inputs: tuple[ArrayLike, ...],
 ) -> list[FloatArray]:
     """Run the elementwise ``kernel`` over the broadcast ``inputs`` in blocks of ``_BLOCK``."""
-    flat = [np.asarray(a) if np.ndim(a) == 0 else np.broadcast_to(a, shape).reshape(-1)
-            for a in inputs]
+    flat = [
+        np.asarray(a) if np.ndim(a) == 0 else np.broadcast_to(a, shape).reshape(-1) for a in inputs
+    ]
     outs = [np.empty(size, dtype=np.float64) for _ in range(n_out)]
     for start in range(0, size, _BLOCK):
         block = slice(start, start + _BLOCK)
@@ -90,7 +94,8 @@ def _as(x: ArrayLike) -> FloatArray:
 
 
 def _pdf(x: FloatArray) -> FloatArray:
-    return np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    out: FloatArray = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return out
 
 
 def _d1d2(
@@ -107,7 +112,11 @@ def _d1d2(
 
 
 def _black_core(
-    is_call: ArrayLike, fwd: FloatArray, strike: FloatArray, t: FloatArray, df: FloatArray,
+    is_call: ArrayLike,
+    fwd: FloatArray,
+    strike: FloatArray,
+    t: FloatArray,
+    df: FloatArray,
     vol: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Undiscounted-forward Black kernel: price, forward delta N(±d1), pdf(d1), d1-sd terms."""
@@ -121,16 +130,26 @@ def _black_core(
 
 
 def bs_price(
-    is_call: ArrayLike, spot: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
-    div: ArrayLike, vol: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    div: ArrayLike,
+    vol: ArrayLike,
 ) -> FloatArray:
     """Black-Scholes-Merton price of European options on an index paying a continuous yield."""
     return _price_of(_bs_price, is_call, spot, strike, years, rate, div, vol)
 
 
 def _bs_price(
-    is_call: ArrayLike, spot: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
-    div: ArrayLike, vol: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    div: ArrayLike,
+    vol: ArrayLike,
 ) -> FloatArray:
     s, k, t, r, q, v = map(_as, (spot, strike, years, rate, div, vol))
     df = np.exp(-r * t)
@@ -139,7 +158,11 @@ def _bs_price(
 
 
 def black76_price(
-    is_call: ArrayLike, future: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
+    is_call: ArrayLike,
+    future: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
     vol: ArrayLike,
 ) -> FloatArray:
     """Black-76 price of European options on a futures price."""
@@ -147,7 +170,11 @@ def black76_price(
 
 
 def _black76_price(
-    is_call: ArrayLike, future: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
+    is_call: ArrayLike,
+    future: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
     vol: ArrayLike,
 ) -> FloatArray:
     f, k, t, r, v = map(_as, (future, strike, years, rate, vol))
@@ -155,16 +182,26 @@ def _black76_price(
 
 
 def bs_greeks(
-    is_call: ArrayLike, spot: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
-    div: ArrayLike, vol: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    div: ArrayLike,
+    vol: ArrayLike,
 ) -> Greeks:
     """BSM price and greeks (units in the module docstring)."""
     return _greeks_of(_bs_greeks, is_call, spot, strike, years, rate, div, vol)
 
 
 def _bs_greeks(
-    is_call: ArrayLike, spot: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
-    div: ArrayLike, vol: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    div: ArrayLike,
+    vol: ArrayLike,
 ) -> tuple[FloatArray, ...]:
     s, k, t, r, q, v = map(_as, (spot, strike, years, rate, div, vol))
     call = np.asarray(is_call, dtype=bool)
@@ -188,7 +225,11 @@ def _bs_greeks(
 
 
 def black76_greeks(
-    is_call: ArrayLike, future: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
+    is_call: ArrayLike,
+    future: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
     vol: ArrayLike,
 ) -> Greeks:
     """Black-76 price and greeks; delta and gamma against the future, rho with the future fixed."""
@@ -196,7 +237,11 @@ def black76_greeks(
 
 
 def _black76_greeks(
-    is_call: ArrayLike, future: ArrayLike, strike: ArrayLike, years: ArrayLike, rate: ArrayLike,
+    is_call: ArrayLike,
+    future: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
     vol: ArrayLike,
 ) -> tuple[FloatArray, ...]:
     f, k, t, r, v = map(_as, (future, strike, years, rate, vol))

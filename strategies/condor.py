@@ -122,10 +122,15 @@ class CondorActor:
             strikes = {(leg.contract.right, leg.ratio): leg.contract.strike for leg in condor.legs}
             self._publish(
                 CondorOpened(
-                    fill.ts, condor.position_id, condor.expiry,
-                    long_put=strikes[(Right.PUT, 1)], short_put=strikes[(Right.PUT, -1)],
-                    short_call=strikes[(Right.CALL, -1)], long_call=strikes[(Right.CALL, 1)],
-                    quantity=condor.quantity, credit=condor.credit,
+                    fill.ts,
+                    condor.position_id,
+                    condor.expiry,
+                    long_put=strikes[(Right.PUT, 1)],
+                    short_put=strikes[(Right.PUT, -1)],
+                    short_call=strikes[(Right.CALL, -1)],
+                    long_call=strikes[(Right.CALL, 1)],
+                    quantity=condor.quantity,
+                    credit=condor.credit,
                 )
             )
         else:
@@ -149,8 +154,10 @@ class CondorActor:
             if condor.expiry == event.contract.expiry and condor.state is not CondorState.CLOSED:
                 condor.settled_legs.add(event.contract)
                 if len(condor.settled_legs) == len(condor.legs):
-                    value = sum(-leg.ratio * leg.contract.intrinsic(event.settlement_price)
-                                for leg in condor.legs)
+                    value = sum(
+                        -leg.ratio * leg.contract.intrinsic(event.settlement_price)
+                        for leg in condor.legs
+                    )
                     condor.exit_rule = "settlement"
                     self._close(condor, event.ts, value)
 
@@ -172,9 +179,15 @@ class CondorActor:
         if rule is None:
             return
         self._publish(
-            ExitTriggered(snap.ts, LAYER, condor.position_id, rule,
-                          cost_to_close=cost if cost is not None else math.nan,
-                          credit=condor.credit, dte=dte)
+            ExitTriggered(
+                snap.ts,
+                LAYER,
+                condor.position_id,
+                rule,
+                cost_to_close=cost if cost is not None else math.nan,
+                credit=condor.credit,
+                dte=dte,
+            )
         )
         condor.state = CondorState.CLOSING
         condor.exit_rule = rule.value
@@ -202,8 +215,11 @@ class CondorActor:
             return
         taken = {c.expiry for c in live}
         expiry = next(
-            (e for e in snap.spx_expiries
-             if cfg.min_dte <= (e - snap.session).days <= cfg.max_dte and e not in taken),
+            (
+                e
+                for e in snap.spx_expiries
+                if cfg.min_dte <= (e - snap.session).days <= cfg.max_dte and e not in taken
+            ),
             None,
         )
         if expiry is None or self._skip_entry_session == (self._state.session_index, expiry):
@@ -214,8 +230,14 @@ class CondorActor:
             return
         quantity, credit, width = legs[1], legs[2], legs[3]
         if quantity < 1:
-            log.info("condor_entry_skipped", reason="size_below_one_contract", expiry=str(expiry),
-                     credit=credit, wing_width=width, equity=self._equity)
+            log.info(
+                "condor_entry_skipped",
+                reason="size_below_one_contract",
+                expiry=str(expiry),
+                credit=credit,
+                wing_width=width,
+                equity=self._equity,
+            )
             self._skip_entry_session = (self._state.session_index, expiry)
             return
         condor = Condor(self._new_position_id(), expiry, legs[0], quantity)
@@ -241,12 +263,20 @@ class CondorActor:
         chain = snap.chain(expiry)
         short_put = chain.strike_nearest_delta(Right.PUT, cfg.short_delta)
         short_call = chain.strike_nearest_delta(Right.CALL, cfg.short_delta)
-        width = max(SPX_STRIKE_STEP,
-                    round(snap.spx * cfg.wing_width_pct / SPX_STRIKE_STEP) * SPX_STRIKE_STEP)
-        strikes = ((short_put - width, Right.PUT, 1), (short_put, Right.PUT, -1),
-                   (short_call, Right.CALL, -1), (short_call + width, Right.CALL, 1))
-        legs = tuple(OrderLeg(OptionContract(Root.SPX, expiry, k, right), ratio)
-                     for k, right, ratio in strikes)
+        width = max(
+            SPX_STRIKE_STEP,
+            round(snap.spx * cfg.wing_width_pct / SPX_STRIKE_STEP) * SPX_STRIKE_STEP,
+        )
+        strikes = (
+            (short_put - width, Right.PUT, 1),
+            (short_put, Right.PUT, -1),
+            (short_call, Right.CALL, -1),
+            (short_call + width, Right.CALL, 1),
+        )
+        legs = tuple(
+            OrderLeg(OptionContract(Root.SPX, expiry, k, right), ratio)
+            for k, right, ratio in strikes
+        )
         credit = 0.0
         for leg in legs:
             quote = snap.quote(leg.contract)

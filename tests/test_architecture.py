@@ -39,8 +39,13 @@ def test_packages_import_only_inner_layers(pkg: str) -> None:
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     code = "import importlib, sys; importlib.import_module(sys.argv[1])"
     procs = {
-        module: subprocess.Popen([sys.executable, "-c", code, module], cwd=ROOT,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        module: subprocess.Popen(
+            [sys.executable, "-c", code, module],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for module in _modules()
     }
     failures = {}

@@ -32,8 +32,19 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 def test_simulate_calm_opens_and_closes_condors_and_every_fill_is_in_the_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run_cli(capsys, "simulate", "--scenario", "calm", "--seed", "1", "--days", "120",
-                           "--json", "--state-dir", str(tmp_path / "a"))
+    code, out, _ = run_cli(
+        capsys,
+        "simulate",
+        "--scenario",
+        "calm",
+        "--seed",
+        "1",
+        "--days",
+        "120",
+        "--json",
+        "--state-dir",
+        str(tmp_path / "a"),
+    )
     assert code == 0
     summary = json.loads(out)
     condor = summary["layers"]["condor"]
@@ -46,8 +57,19 @@ def test_simulate_calm_opens_and_closes_condors_and_every_fill_is_in_the_ledger(
     assert summary["ticks"] == 120 * 15  # 09:30..16:00 every 30 minutes plus the 16:15 close
 
     # same arguments, another state dir: byte-identical summary and identical fills
-    code, out2, _ = run_cli(capsys, "simulate", "--scenario", "calm", "--seed", "1", "--days",
-                            "120", "--json", "--state-dir", str(tmp_path / "b"))
+    code, out2, _ = run_cli(
+        capsys,
+        "simulate",
+        "--scenario",
+        "calm",
+        "--seed",
+        "1",
+        "--days",
+        "120",
+        "--json",
+        "--state-dir",
+        str(tmp_path / "b"),
+    )
     assert code == 0 and out2 == out
     fills = []
     for d in ("a", "b"):
@@ -64,8 +86,9 @@ def _fast_market(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from daemon import config as config_module
 
     original = config_module.load_config
-    monkeypatch.setattr("daemon.cli.load_config",
-                        lambda path=None: original(path if path is not None else cfg))
+    monkeypatch.setattr(
+        "daemon.cli.load_config", lambda path=None: original(path if path is not None else cfg)
+    )
 
 
 def test_simulate_refuses_a_state_dir_that_holds_a_ledger(
@@ -79,7 +102,7 @@ def test_simulate_refuses_a_state_dir_that_holds_a_ledger(
 
 
 def test_simulate_without_state_dir_says_where_its_temporary_dir_is(
-    capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, err = run_cli(capsys, "simulate", "--days", "1", "--json")
     assert code == 0
@@ -112,8 +135,10 @@ def test_bad_config_lists_every_invalid_field_and_exits_78(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "bad.toml"
-    cfg.write_text('[account]\nslippage = 3\nstarting_equity = "hunter2"\n'
-                   "[strategy.condor]\nmax_condors = -1\nbogus = 1\n")
+    cfg.write_text(
+        '[account]\nslippage = 3\nstarting_equity = "hunter2"\n'
+        "[strategy.condor]\nmax_condors = -1\nbogus = 1\n"
+    )
     code, _, err = run_cli(capsys, "simulate", "--days", "1", "--config", str(cfg))
     assert code == 78
     lines = err.strip().splitlines()
@@ -143,9 +168,24 @@ def test_run_answers_health_and_status_and_exits_0_on_sigterm_with_json_lines(
     cfg.write_text(FAST_CONFIG)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daemon.cli", "run", "--state-dir", str(tmp_path / "state"),
-         "--port", str(port), "--time-scale", "36000", "--config", str(cfg)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        [
+            sys.executable,
+            "-m",
+            "daemon.cli",
+            "run",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--port",
+            str(port),
+            "--time-scale",
+            "36000",
+            "--config",
+            str(cfg),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20

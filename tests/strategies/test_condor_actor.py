@@ -30,11 +30,14 @@ class FakeChain:
 class FakeSnap:
     """A snapshot whose option mids are set per strike; every quote is mid -/+ 0.05."""
 
-    def __init__(self, mids: dict[float, float], session: date = SESSION, vix: float = 13.0,
-                 minute: int = 0) -> None:
+    def __init__(
+        self, mids: dict[float, float], session: date = SESSION, vix: float = 13.0, minute: int = 0
+    ) -> None:
         self.mids = mids
         self.session = session
-        self.ts = datetime(session.year, session.month, session.day, 15, 0, tzinfo=UTC) + timedelta(minutes=minute)
+        self.ts = datetime(session.year, session.month, session.day, 15, 0, tzinfo=UTC) + timedelta(
+            minutes=minute
+        )
         self.vix = vix
         self.spx = SPOT
         self.spx_expiries = (date(2025, 1, 17), EXPIRY, date(2025, 3, 21), date(2025, 4, 17))
@@ -64,9 +67,19 @@ def step(actor: CondorActor, state: MarketState, snap: FakeSnap) -> None:
 
 
 def fill(order: SubmitOrder, net_price: float, ts: datetime) -> OrderFilled:
-    return OrderFilled(ts=ts, fill_id="F1", order_id="O1", client_order_id=order.client_order_id,
-                       layer=order.layer, intent=order.intent, reason=order.reason,
-                       quantity=order.quantity, net_price=net_price, legs=(), fees=0.0)
+    return OrderFilled(
+        ts=ts,
+        fill_id="F1",
+        order_id="O1",
+        client_order_id=order.client_order_id,
+        layer=order.layer,
+        intent=order.intent,
+        reason=order.reason,
+        quantity=order.quantity,
+        net_price=net_price,
+        legs=(),
+        fees=0.0,
+    )
 
 
 def orders(out: list[object]) -> list[SubmitOrder]:
@@ -86,7 +99,9 @@ def test_entry_in_calm_uses_target_deltas_wings_and_risk_sizing() -> None:
     actor, state, out = make_actor()
     step(actor, state, FakeSnap(ENTRY_MIDS))
     (order,) = orders(out)
-    strikes = sorted((leg.contract.strike, leg.contract.right.value, leg.ratio) for leg in order.legs)
+    strikes = sorted(
+        (leg.contract.strike, leg.contract.right.value, leg.ratio) for leg in order.legs
+    )
     # wings 1% of 6000 = 60 points beyond the shorts
     assert strikes == [(5640.0, "P", 1), (5700.0, "P", -1), (6250.0, "C", -1), (6310.0, "C", 1)]
     assert all(leg.contract.expiry == EXPIRY for leg in order.legs)
@@ -126,15 +141,22 @@ def test_condor_closes_at_twice_the_credit_and_fires_once() -> None:
     closes = [o for o in orders(out) if o.intent is OrderIntent.CLOSE]
     assert len(closes) == 1 and closes[0].reason == "credit_stop"
     assert {(leg.contract.strike, leg.ratio) for leg in closes[0].legs} == {
-        (5640.0, -1), (5700.0, 1), (6250.0, 1), (6310.0, -1)}
+        (5640.0, -1),
+        (5700.0, 1),
+        (6250.0, 1),
+        (6310.0, -1),
+    }
 
 
 def test_rejected_close_rearms_the_exit() -> None:
     actor, state, out, _ = open_condor()
     step(actor, state, FakeSnap(_stop_mids(7.5), minute=1))
     close = orders(out)[-1]
-    actor.on_order_rejected(OrderRejected(FakeSnap({}).ts, close.client_order_id, "condor",
-                                          RejectReason.NO_QUOTE, "no quote"))
+    actor.on_order_rejected(
+        OrderRejected(
+            FakeSnap({}).ts, close.client_order_id, "condor", RejectReason.NO_QUOTE, "no quote"
+        )
+    )
     step(actor, state, FakeSnap(_stop_mids(7.5), minute=2))
     assert len([o for o in orders(out) if o.intent is OrderIntent.CLOSE]) == 2
 

@@ -34,7 +34,9 @@ def test_market_state_publishes_changes_and_counts_regime_days_by_session_close(
     state.finish()
     changes = [e for e in out if isinstance(e, RegimeChanged)]
     assert [(c.previous, c.current) for c in changes] == [
-        (Regime.CALM, Regime.ELEVATED), (Regime.ELEVATED, Regime.CALM)]
+        (Regime.CALM, Regime.ELEVATED),
+        (Regime.ELEVATED, Regime.CALM),
+    ]
     # d1 closes at 15.6 (elevated, inside the band), d2 and d3 close calm
     assert state.regime_days == {Regime.ELEVATED: 1, Regime.CALM: 2}
     assert state.session_index == 2
