@@ -10,7 +10,6 @@ import asyncio
 import shutil
 import signal
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from aiohttp import web
 from brokers.ledger import Ledger
 from daemon.api import build_app
 from daemon.bus import EventBus
+from daemon.clock import LiveClock
 from daemon.config import AppConfig
 from daemon.engine import Engine
 from market.calendar import trading_calendar
@@ -126,21 +126,23 @@ def archive_existing_ledger(state_dir: Path) -> Path | None:
     return target
 
 
-async def _feed(sim: Simulator, bus: EventBus, time_scale: float, cadence_s: float) -> None:
+async def _feed(
+    sim: Simulator, bus: EventBus, time_scale: float, cadence_s: float, clock: LiveClock
+) -> None:
     """Put snapshots on the bus, market time advancing ``time_scale`` x wall time.
 
     Nights, weekends and holidays are skipped: the wait before a snapshot is the in-session
     gap from the previous one, never more than one cadence step.
     """
     prev: datetime | None = None
-    next_wall = time.monotonic()
+    next_wall = clock.monotonic()
     for snap in sim.snapshots(None):
         if prev is not None:
             gap = min((snap.ts - prev).total_seconds(), cadence_s)
             next_wall += gap / time_scale
-            delay = next_wall - time.monotonic()
+            delay = next_wall - clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await clock.sleep(delay)
         await bus.put(snap)
         prev = snap.ts
 
@@ -187,7 +189,9 @@ async def run_daemon(config: AppConfig, config_text: str, spec: RunSpec, state_d
 
     dispatcher = asyncio.create_task(bus.run(), name="bus-dispatcher")
     feed = asyncio.create_task(
-        _feed(sim, bus, config.runtime.time_scale, config.market.cadence_minutes * 60.0),
+        _feed(
+            sim, bus, config.runtime.time_scale, config.market.cadence_minutes * 60.0, LiveClock()
+        ),
         name="feed",
     )
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
