@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daemon.config import load_config  # noqa: E402
 from daemon.logging import configure_logging  # noqa: E402
 from daemon.runner import RunSpec, simulate  # noqa: E402
+from daemon.statedir import StateDir  # noqa: E402
 
 
 def main() -> None:
@@ -32,13 +33,13 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also trace peak Python memory")
     args = parser.parse_args()
     configure_logging("warning", "json", stream=sys.stderr)
-    config, text = load_config(None)
+    config = load_config(None)
     spec = RunSpec(args.scenario, args.seed, date(2025, 1, 2))
     if args.memory:
         tracemalloc.start()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, StateDir(Path(tmp)) as state:
         t0 = time.perf_counter()
-        summary = simulate(config, text, spec, args.days, Path(tmp))
+        summary = simulate(config, spec, args.days, state)
         elapsed = time.perf_counter() - t0
     result = {
         "benchmark": "simulate_full_stack",

@@ -374,6 +374,7 @@ class PaperBroker:
             p.realized_pnl(),
             p.unrealized_pnl(marks),
             p.fees_paid,
+            p.buying_power(),
         )
 
     def _now(self) -> datetime:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class BrokerConfig(BaseModel):
     """Account size, fill model and fees of the paper broker (SPEC sections 10 and 14)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     starting_equity: float = Field(
         default=1_000_000.0,

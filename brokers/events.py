@@ -107,6 +107,8 @@ class AccountMarked:
     realized_pnl: float
     unrealized_pnl: float
     fees: float
+    buying_power: float
+    """Cash minus the margin requirement of every open structure, dollars."""
 
 
 PRICE_SCALE = 10_000

@@ -36,6 +36,8 @@ class Status(BaseModel):
     equity: float
     cash: float
     snapshots: int
+    handler_errors: int
+    """Handler exceptions contained by the bus since start (each logged as handler_failed)."""
     last_snapshot_age_s: float | None
     """Wall seconds since the latest snapshot was dispatched."""
 
@@ -68,6 +70,7 @@ def status_of(engine: Engine) -> Status:
         equity=round(engine.broker.equity(), 2),
         cash=round(engine.broker.portfolio.cash, 2),
         snapshots=engine.ticks,
+        handler_errors=engine.bus.handler_errors,
         last_snapshot_age_s=round(age, 3) if age is not None else None,
     )
 

@@ -34,9 +34,15 @@ def topic_of(event_type: type) -> str:
 
 
 class EventBus:
-    """Synchronous dispatch inside one asyncio dispatcher, with per-handler error containment."""
+    """Synchronous dispatch inside one asyncio dispatcher, with per-handler error containment.
 
-    def __init__(self, maxsize: int = 10_000) -> None:
+    A handler's exception is logged, counted and contained, unless it is one of ``fatal``
+    (e.g. a failed ledger write): those propagate, because going on would trade on state the
+    ledger does not hold.
+    """
+
+    def __init__(self, maxsize: int = 10_000, fatal: tuple[type[BaseException], ...] = ()) -> None:
+        self._fatal = fatal
         self._subscribers: dict[type, list[Handler]] = defaultdict(list)
         self._pending: deque[object] = deque()
         self._queue: asyncio.Queue[object] | None = None
@@ -70,6 +76,8 @@ class EventBus:
                 for handler in subscribers.get(type(event), ()):
                     try:
                         handler(event)
+                    except self._fatal:
+                        raise
                     except Exception:
                         self.handler_errors += 1
                         log.exception(

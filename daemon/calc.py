@@ -12,6 +12,8 @@ import math
 import sys
 from typing import Any
 
+import numpy as np
+
 from market.condor import condor_metrics
 from market.implied_vol import implied_vol
 from market.pricing import Greeks, black76_greeks, bs_greeks
@@ -20,6 +22,10 @@ EXIT_OK = 0
 EXIT_USAGE = 64
 """EX_USAGE from sysexits.h."""
 DAYS_PER_YEAR = 365.0
+MAX_YEARS = 100.0
+MAX_DTE = 36500.0
+MAX_ABS_RATE = 1.0
+"""Bound on ``|--rate|`` and ``|--div|`` (decimal, so 1.0 = 100%)."""
 GREEK_FIELDS = ("price", "delta", "gamma", "vega", "theta", "rho")
 CONDOR_FIELDS = ("breakeven_low", "breakeven_high", "max_profit", "max_loss", "margin")
 CONDOR_STRIKES = ("long_put", "short_put", "short_call", "long_call", "credit")
@@ -61,10 +67,10 @@ def _add_option_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--underlying", required=True, help="spot (bs) or futures price (black76)")
     p.add_argument("--strike", required=True)
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--years", help="time to expiry in years")
-    when.add_argument("--dte", help="calendar days to expiry (years = dte/365)")
+    when.add_argument("--years", help="time to expiry in years (at most 100)")
+    when.add_argument("--dte", help="calendar days to expiry (years = dte/365; at most 36500)")
     p.add_argument("--rate", required=True, help="continuously compounded rate, decimal")
-    p.add_argument("--div", default="0", help="dividend yield, decimal (bs only)")
+    p.add_argument("--div", help="dividend yield, decimal (bs only; default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -86,31 +92,50 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _number(name: str, raw: str, *, positive: bool = False) -> float:
-    """Parse ``raw`` as a finite float (and > 0 when ``positive``) or raise naming ``--name``."""
+def _number(
+    name: str,
+    raw: str,
+    *,
+    positive: bool = False,
+    bound: float | None = None,
+) -> float:
+    """Parse ``raw`` as a finite float or raise naming ``--name``.
+
+    ``positive`` requires ``0 < value`` (and ``value <= bound`` when given); otherwise
+    ``bound`` requires ``-bound <= value <= bound``.
+    """
     want = "a positive finite number" if positive else "a finite number"
+    if bound is not None:
+        want += f" at most {bound:g}" if positive else f" in [{-bound:g}, {bound:g}]"
     try:
         value = float(raw)
     except (TypeError, ValueError):
         raise CalcUsageError(f"{_flag(name)} must be {want}, got {raw!r}") from None
-    if not math.isfinite(value) or (positive and value <= 0.0):
+    ok = math.isfinite(value) and (not positive or value > 0.0)
+    if ok and bound is not None:
+        ok = value <= bound if positive else -bound <= value <= bound
+    if not ok:
         raise CalcUsageError(f"{_flag(name)} must be {want}, got {raw!r}")
     return value
 
 
 def _years(args: argparse.Namespace) -> float:
     if args.years is not None:
-        return _number("years", args.years, positive=True)
-    return _number("dte", args.dte, positive=True) / DAYS_PER_YEAR
+        return _number("years", args.years, positive=True, bound=MAX_YEARS)
+    return _number("dte", args.dte, positive=True, bound=MAX_DTE) / DAYS_PER_YEAR
 
 
 def _market(args: argparse.Namespace) -> dict[str, float]:
+    if args.model == "black76" and args.div is not None:
+        raise CalcUsageError(
+            "--div is not accepted with --model black76 (options on futures have no dividend yield)"
+        )
     return {
         "underlying": _number("underlying", args.underlying, positive=True),
         "strike": _number("strike", args.strike, positive=True),
         "years": _years(args),
-        "rate": _number("rate", args.rate),
-        "div": _number("div", args.div),
+        "rate": _number("rate", args.rate, bound=MAX_ABS_RATE),
+        "div": 0.0 if args.div is None else _number("div", args.div, bound=MAX_ABS_RATE),
     }
 
 
@@ -119,10 +144,13 @@ def _run_option(args: argparse.Namespace) -> int:
     vol = _number("vol", args.vol, positive=True)
     is_call = args.right == "call"
     g: Greeks
-    if args.model == "black76":
-        g = black76_greeks(is_call, m["underlying"], m["strike"], m["years"], m["rate"], vol)
-    else:
-        g = bs_greeks(is_call, m["underlying"], m["strike"], m["years"], m["rate"], m["div"], vol)
+    with np.errstate(all="ignore"):
+        if args.model == "black76":
+            g = black76_greeks(is_call, m["underlying"], m["strike"], m["years"], m["rate"], vol)
+        else:
+            g = bs_greeks(
+                is_call, m["underlying"], m["strike"], m["years"], m["rate"], m["div"], vol
+            )
     out = {name: float(getattr(g, name)) for name in GREEK_FIELDS}
     _emit(out, args.json)
     return EXIT_OK
@@ -133,16 +161,17 @@ def _run_iv(args: argparse.Namespace) -> int:
     (still exit 0: the inputs were well formed, the answer is "no such vol")."""
     m = _market(args)
     price = _number("price", args.price, positive=True)
-    res = implied_vol(
-        price,
-        args.right == "call",
-        m["underlying"],
-        m["strike"],
-        m["years"],
-        m["rate"],
-        m["div"],
-        model=args.model,
-    )
+    with np.errstate(all="ignore"):
+        res = implied_vol(
+            price,
+            args.right == "call",
+            m["underlying"],
+            m["strike"],
+            m["years"],
+            m["rate"],
+            m["div"],
+            model=args.model,
+        )
     reason = str(res.reason[()])
     out: dict[str, Any] = (
         {"iv": float(res.iv[()])} if reason == "" else {"iv": None, "reason": reason}
@@ -160,15 +189,23 @@ def _run_condor(args: argparse.Namespace) -> int:
         for name in CONDOR_STRIKES:  # no leg name contains another
             message = message.replace(name, _flag(name))
         raise CalcUsageError(message) from None
-    _emit({name: getattr(metrics, name) for name in CONDOR_FIELDS}, args.json)
+    # A breakeven is None when the credit covers that whole wing: there is none on that side.
+    _emit({name: getattr(metrics, name) for name in CONDOR_FIELDS}, args.json, missing="none")
     return EXIT_OK
 
 
-def _emit(out: dict[str, Any], as_json: bool) -> None:
+def _emit(out: dict[str, Any], as_json: bool, *, missing: str = "n/a") -> None:
+    """Print ``out`` as JSON (None as null) or as an aligned table (None as ``missing``).
+
+    Raises CalcUsageError, before printing anything, if any number is not finite.
+    """
+    for value in out.values():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CalcUsageError("result is not finite for these inputs")
     if as_json:
-        print(json.dumps(out))
+        print(json.dumps(out, allow_nan=False))
         return
     width = max(map(len, out))
     for name, value in out.items():
-        shown = "n/a" if value is None else value if isinstance(value, str) else f"{value:.8g}"
+        shown = missing if value is None else value if isinstance(value, str) else f"{value:.8g}"
         print(f"{name:<{width}}  {shown:>14}")

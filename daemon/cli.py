@@ -1,7 +1,8 @@
 """`alvh` command line: the one place exceptions become exit codes.
 
-Exit codes: 0 ok, 64 bad arguments (EX_USAGE), 70 internal error (EX_SOFTWARE), 71 cannot bind
-the API (EX_OSERR), 73 unusable state directory (EX_CANTCREAT), 78 bad config (EX_CONFIG).
+Exit codes: 0 ok, 64 bad arguments (EX_USAGE), 70 internal error or contained handler errors
+(EX_SOFTWARE), 71 cannot bind the API (EX_OSERR), 73 unusable state directory (EX_CANTCREAT),
+74 ledger write failed (EX_IOERR), 78 bad config (EX_CONFIG).
 """
 
 from __future__ import annotations
@@ -10,19 +11,34 @@ import argparse
 import asyncio
 import json
 import os
+import signal
+import sqlite3
 import sys
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import NoReturn
 
 from daemon.calc import add_calc_parser
-from daemon.config import AppConfig, ConfigError, load_config
+from daemon.config import ConfigError, load_config
 from daemon.logging import configure_logging
+from market.calendar import CALENDAR_START, CalendarRangeError, trading_calendar
 
 EX_USAGE = 64
-EX_CONFIG = 78
+EX_SOFTWARE = 70
 EX_CANTCREAT = 73
+EX_IOERR = 74
+EX_CONFIG = 78
 DEFAULT_START = date(2025, 1, 2)
+LAST_START = date(2039, 12, 31)
+"""Latest --start: the calendar ends 2040-12-31 and the market lists expiries months ahead."""
+EXPIRY_HORIZON = timedelta(days=130)
+"""Calendar room a simulated session needs after it (four monthly SPX expiries)."""
+MAX_SEED = 2**63 - 1
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived before the daemon installed its own handlers."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,29 +51,27 @@ class _Parser(argparse.ArgumentParser):
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    if not CALENDAR_START <= value <= LAST_START:
+        raise argparse.ArgumentTypeError(
+            f"{value} is outside {CALENDAR_START} .. {LAST_START} (the exchange calendar's range)"
+        )
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be within {lo} .. {hi}, got {value}")
+        return value
+
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -65,7 +79,7 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
@@ -80,7 +94,7 @@ def _add_market_args(p: argparse.ArgumentParser, scenario_default: str | None) -
         default=scenario_default,
         help="scripted VIX path laid over the model (default: the base model)",
     )
-    p.add_argument("--seed", type=_non_negative_int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=_int_in(0, MAX_SEED), default=1, help="random seed (default 1)")
     p.add_argument(
         "--start",
         type=_date,
@@ -103,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         help="market seconds per wall second (default from config: 60)",
     )
-    run.add_argument("--port", type=_non_negative_int, help="API port (default from config: 8765)")
+    run.add_argument("--port", type=_int_in(0, 65535), help="API port (default from config: 8765)")
     run.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
     run.set_defaults(func=_cmd_run)
 
@@ -111,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="run D sessions of the simulated market as fast as possible"
     )
     _add_market_args(sim, None)
-    sim.add_argument("--days", type=_positive_int, required=True, help="number of sessions")
+    sim.add_argument("--days", type=_int_in(1, 100_000), required=True, help="number of sessions")
     sim.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     sim.set_defaults(func=_cmd_simulate)
 
@@ -119,25 +133,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: Path | None) -> tuple[AppConfig, str]:
-    return load_config(path)
+def _check_span(start: date, days: int) -> None:
+    """Refuse, before anything runs, a span the exchange calendar cannot hold."""
+    cal = trading_calendar()
+    try:
+        last = cal.sessions_from(cal.session_on_or_after(start), days)[-1]
+    except CalendarRangeError:
+        last = None
+    if last is None or last + EXPIRY_HORIZON > cal.end:
+        raise _UsageError(
+            f"--days: {days} sessions from {start} run past the calendar's end ({cal.end})"
+        )
+
+
+class _UsageError(Exception):
+    """A bad combination of arguments found after parsing (exit 64)."""
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from daemon.runner import RunSpec, prepare_batch_state_dir, simulate
+    from daemon.runner import RunSpec, simulate
+    from daemon.statedir import open_batch_state_dir
 
-    config, text = _load(args.config)
+    config = load_config(args.config)
+    _check_span(args.start, args.days)
     configure_logging(config.runtime.log_level, "json", stream=sys.stderr)
-    state_dir, temporary = prepare_batch_state_dir(args.state_dir)
-    if temporary:
-        print(f"alvh: state directory: {state_dir}", file=sys.stderr)
-    summary = simulate(
-        config, text, RunSpec(args.scenario, args.seed, args.start), args.days, state_dir
-    )
+    state, temporary = open_batch_state_dir(args.state_dir)
+    with state:
+        if temporary:
+            print(f"alvh: state directory: {state.path}", file=sys.stderr)
+        summary = simulate(config, RunSpec(args.scenario, args.seed, args.start), args.days, state)
     if args.json:
-        print(json.dumps(summary, sort_keys=True))
+        print(json.dumps(summary, sort_keys=True, allow_nan=False))
     else:
         _print_summary(summary)
+    if summary["handler_errors"]:
+        print(
+            f"alvh: error: {summary['handler_errors']} handler errors were contained during the"
+            " run (see the handler_failed log lines); its results are not trustworthy",
+            file=sys.stderr,
+        )
+        return EX_SOFTWARE
     return 0
 
 
@@ -154,34 +189,50 @@ def _print_summary(summary: dict[str, object]) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from daemon.runner import RunSpec, run_daemon
+    from daemon.statedir import StateDir
 
-    config, text = _load(args.config)
     overrides: dict[str, dict[str, object]] = {}
     if args.time_scale is not None:
-        overrides["runtime"] = {**config.runtime.model_dump(), "time_scale": args.time_scale}
+        overrides["runtime"] = {"time_scale": args.time_scale}
     if args.port is not None:
-        overrides["api"] = {**config.api.model_dump(), "port": args.port}
-    if overrides:
-        config = AppConfig.model_validate({**config.model_dump(), **overrides})
+        overrides["api"] = {"port": args.port}
+    config = load_config(args.config, overrides)
     configure_logging(config.runtime.log_level, args.log_format)
-    state_dir = args.state_dir or Path(os.environ.get("STATE_DIRECTORY", "alvh-state"))
-    spec = RunSpec(args.scenario, args.seed, args.start)
-    return asyncio.run(run_daemon(config, text, spec, state_dir))
+    path = args.state_dir or Path(os.environ.get("STATE_DIRECTORY", "alvh-state"))
+    with StateDir(path) as state:
+        spec = RunSpec(args.scenario, args.seed, args.start)
+        return asyncio.run(run_daemon(config, spec, state))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
-    from daemon.runner import StateDirError
+    from brokers.ledger import LedgerError
+    from daemon.statedir import StateDirError
 
     args = build_parser().parse_args(argv)
+    if args.func is _cmd_run:
+        # Until the daemon's loop owns the signals, SIGTERM means "stop before starting".
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except ConfigError as exc:
         for line in exc.errors:
             print(f"alvh: config: {line}", file=sys.stderr)
         return EX_CONFIG
+    except _UsageError as exc:
+        print(f"alvh: error: {exc}", file=sys.stderr)
+        return EX_USAGE
     except StateDirError as exc:
         print(f"alvh: error: {exc}", file=sys.stderr)
         return EX_CANTCREAT
+    except (LedgerError, sqlite3.Error) as exc:
+        print(f"alvh: error: ledger: {exc}", file=sys.stderr)
+        return EX_IOERR
+    except _Terminated:
+        return 0
     except KeyboardInterrupt:
         return 130
 

@@ -27,7 +27,7 @@ class ConfigError(Exception):
 
 
 class ApiConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
     port: int = Field(
@@ -36,7 +36,7 @@ class ApiConfig(BaseModel):
 
 
 class RuntimeConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     time_scale: float = Field(
         60.0, gt=0, description="Market seconds per wall second in `alvh run`."
@@ -48,7 +48,7 @@ class RuntimeConfig(BaseModel):
 
 
 class AppConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     account: BrokerConfig = BrokerConfig()
     market: SimulatorConfig = SimulatorConfig()
@@ -87,17 +87,21 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     return lines
 
 
-def load_config(path: Path | None = None) -> tuple[AppConfig, str]:
-    """Return the effective config and the TOML text it came from (recorded in the ledger)."""
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
+    """The effective config: the embedded default, ``path`` merged over it, then ``overrides``
+    (command-line flags). Raises :class:`ConfigError` listing every problem."""
     data = _parse(default_config_text(), "embedded default config")
-    text = default_config_text()
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError([f"--config: cannot read {path}: {exc.strerror}"]) from None
+        except UnicodeDecodeError:
+            raise ConfigError([f"--config: {path} is not UTF-8 text"]) from None
         data = _merge(data, _parse(text, str(path)))
+    if overrides:
+        data = _merge(data, overrides)
     try:
-        return AppConfig.model_validate(data), text
+        return AppConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None

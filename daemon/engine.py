@@ -93,6 +93,7 @@ class Engine:
         exits["settlement"] = condor.exits.get("settlement", 0)
         return {
             "ticks": self.ticks,
+            "handler_errors": self.bus.handler_errors,
             "orders": stats.orders,
             "fills": stats.fills,
             "rejected_orders": stats.rejected_orders,

@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from market.calendar import (
     NEW_YORK,
@@ -52,7 +52,9 @@ SESSIONS_PER_YEAR = 252.0
 _SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
-class SimulatorConfig(BaseModel, frozen=True, extra="forbid", use_attribute_docstrings=True):
+class SimulatorConfig(
+    BaseModel, frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False
+):
     """Parameters of the simulated market (defaults fitted to 1990-2026 history)."""
 
     cadence_minutes: int = Field(1, ge=1, le=405)
@@ -128,6 +130,17 @@ class SimulatorConfig(BaseModel, frozen=True, extra="forbid", use_attribute_docs
     """Elasticity of quoted widths to the VIX."""
     spread_max_width: float = Field(20.0, gt=0)
     """Widest quote before rounding (index points)."""
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> SimulatorConfig:
+        if self.vix_floor >= self.vix_cap:
+            raise ValueError(f"vix_floor ({self.vix_floor}) must be below vix_cap ({self.vix_cap})")
+        if not self.vix_floor <= self.vix_start <= self.vix_cap:
+            raise ValueError(
+                f"vix_start ({self.vix_start}) must lie within [vix_floor, vix_cap]"
+                f" = [{self.vix_floor}, {self.vix_cap}]"
+            )
+        return self
 
     def spread_model(self) -> SpreadModel:
         return SpreadModel(
@@ -364,8 +377,13 @@ class Simulator:
                     curve,
                     surface_for(vix),
                     plan.spx_expiries,
-                    spx * math.exp(cfg.soq_noise * z_soq) if first and plan.is_spx_expiry else None,
-                    vix * math.exp(cfg.vro_noise * z_vro) if first and plan.is_vx_expiry else None,
+                    # settlement prints are published to index precision (0.01)
+                    round(spx * math.exp(cfg.soq_noise * z_soq), 2)
+                    if first and plan.is_spx_expiry
+                    else None,
+                    round(vix * math.exp(cfg.vro_noise * z_vro), 2)
+                    if first and plan.is_vx_expiry
+                    else None,
                     spreads,
                 )
                 seq += 1

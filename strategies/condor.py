@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ import structlog
 
 from brokers.events import AccountMarked, ContractSettled, OrderFilled, OrderRejected
 from brokers.orders import OrderIntent, OrderLeg, OrderType, SubmitOrder
-from market.instruments import SPX_STRIKE_STEP, OptionContract, Right, Root
+from market.instruments import OPTION_MULTIPLIER, SPX_STRIKE_STEP, OptionContract, Right, Root
 from strategies.config import CondorConfig, ExitConfig
 from strategies.events import CondorClosed, CondorOpened, ExitRule, ExitTriggered, Regime
 from strategies.state import MarketState
@@ -54,6 +54,9 @@ class Condor:
     entry_order: str = ""
     close_order: str = ""
     exit_rule: str = ""
+    close_attempts: int = 0
+    retry_at_tick: int = 0
+    """Snapshot count before which a rejected close is not sent again (backoff)."""
     settled_legs: set[OptionContract] = field(default_factory=set)
 
     def cost_to_close(self, snap: MarketSnapshot) -> float | None:
@@ -90,6 +93,8 @@ class CondorActor:
         self._state = state
         self._publish = publish
         self._equity = starting_equity
+        self._buying_power = starting_equity
+        self._ticks = 0
         self._condors: dict[str, Condor] = {}
         """Live condors (not yet closed) by position id."""
         self._by_order: dict[str, Condor] = {}
@@ -102,14 +107,20 @@ class CondorActor:
     # -- handlers -------------------------------------------------------------------------------
 
     def on_market_snapshot(self, snap: MarketSnapshot) -> None:
+        self._ticks += 1
         for condor in list(self._condors.values()):
             if condor.state is CondorState.OPEN:
-                self._check_exits(condor, snap)
+                if condor.exit_rule:
+                    if self._ticks >= condor.retry_at_tick:
+                        self._send_close(condor, snap)
+                else:
+                    self._check_exits(condor, snap)
         if self._state.regime is Regime.CALM:
             self._maybe_enter(snap)
 
     def on_account_marked(self, event: AccountMarked) -> None:
         self._equity = event.equity
+        self._buying_power = event.buying_power
 
     def on_order_filled(self, fill: OrderFilled) -> None:
         condor = self._by_order.pop(fill.client_order_id, None)
@@ -141,11 +152,22 @@ class CondorActor:
         if condor is None:
             return
         if condor.state is CondorState.OPENING:
+            # Not again this session for this expiry: the same order would meet the same answer.
             del self._condors[condor.position_id]
+            self._skip_entry_session = (self._state.session_index, condor.expiry)
         elif condor.state is CondorState.CLOSING:
-            # The exit fired but its order failed: arm it again for the next snapshot.
+            # The exit has fired and stays decided; resend its order after a backoff of
+            # 1, 2, 4 ... 64 snapshots so a persistent reject cannot flood the broker.
             condor.state = CondorState.OPEN
-            condor.exit_rule = ""
+            condor.retry_at_tick = self._ticks + 2 ** min(condor.close_attempts - 1, 6)
+            log.warning(
+                "exit_retry_scheduled",
+                position_id=condor.position_id,
+                rule=condor.exit_rule,
+                attempts=condor.close_attempts,
+                reason=event.reason.value,
+                in_snapshots=condor.retry_at_tick - self._ticks,
+            )
 
     def on_contract_settled(self, event: ContractSettled) -> None:
         if event.layer != LAYER:
@@ -189,10 +211,15 @@ class CondorActor:
                 dte=dte,
             )
         )
-        condor.state = CondorState.CLOSING
         condor.exit_rule = rule.value
         if rule is ExitRule.CREDIT_STOP:
             self._cooldown_until = self._state.session_index + self._cfg.reentry_cooldown + 1
+        self._send_close(condor, snap)
+
+    def _send_close(self, condor: Condor, snap: MarketSnapshot) -> None:
+        """Send the closing combo for a fired exit (the first time, or as a retry)."""
+        condor.state = CondorState.CLOSING
+        condor.close_attempts += 1
         order = SubmitOrder(
             client_order_id=self._new_order_id(),
             layer=LAYER,
@@ -200,7 +227,7 @@ class CondorActor:
             quantity=condor.quantity,
             order_type=OrderType.MARKET,
             intent=OrderIntent.CLOSE,
-            reason=rule.value,
+            reason=condor.exit_rule,
         )
         condor.close_order = order.client_order_id
         self._by_order[order.client_order_id] = condor
@@ -258,7 +285,12 @@ class CondorActor:
     def _select_legs(
         self, snap: MarketSnapshot, expiry: date
     ) -> tuple[tuple[OrderLeg, ...], int, float, float] | None:
-        """Strikes at the target delta, wings beyond, and the size; None when unquotable."""
+        """Strikes at the target delta, wings beyond, and the size; None when unquotable.
+
+        Size is the most contracts whose max loss, taken at the natural price (sell at the bid,
+        buy at the ask: never better than any fill), stays within ``risk_per_condor`` of equity
+        and within the buying power left.
+        """
         cfg = self._cfg
         chain = snap.chain(expiry)
         short_put = chain.strike_nearest_delta(Right.PUT, cfg.short_delta)
@@ -277,24 +309,27 @@ class CondorActor:
             OrderLeg(OptionContract(Root.SPX, expiry, k, right), ratio)
             for k, right, ratio in strikes
         )
-        credit = 0.0
+        credit = natural_credit = 0.0
         for leg in legs:
             quote = snap.quote(leg.contract)
             if quote is None:
                 return None
             credit -= leg.ratio * quote.mid
+            natural_credit -= leg.ratio * (quote.ask if leg.ratio > 0 else quote.bid)
         if not 0.0 < credit < width:
             return None
-        max_loss = (width - credit) * leg.contract.multiplier
-        quantity = math.floor(cfg.risk_per_condor * self._equity / max_loss)
+        max_loss = (width - natural_credit) * OPTION_MULTIPLIER
+        quantity = math.floor(
+            min(cfg.risk_per_condor * self._equity, self._buying_power) / max_loss
+        )
         return legs, quantity, credit, width
 
-    def _close(self, condor: Condor, ts: object, debit: float) -> None:
+    def _close(self, condor: Condor, ts: datetime, debit: float) -> None:
         condor.state = CondorState.CLOSED
         del self._condors[condor.position_id]
         self.stats.closed += 1
         self.stats.exits[condor.exit_rule] += 1
-        self._publish(CondorClosed(ts, condor.position_id, condor.exit_rule, debit))  # type: ignore[arg-type]
+        self._publish(CondorClosed(ts, condor.position_id, condor.exit_rule, debit))
 
     def _new_order_id(self) -> str:
         n = self._next_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 
 import pytest
 
@@ -18,12 +19,14 @@ def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="alvh")
     add_calc_parser(parser.add_subparsers())
     args = parser.parse_args(argv)
-    return args.func(args)
+    code: int = args.func(args)
+    return code
 
 
 def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     assert _run([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    out: dict[str, object] = json.loads(capsys.readouterr().out)
+    return out
 
 
 def test_option_json_has_price_and_greeks(capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,6 +170,29 @@ def test_readable_table_without_json(capsys: pytest.CaptureFixture[str]) -> None
         (["iv", "--type", "put", *HULL[:6], "--rate", "inf", "--price", "1"], "--rate"),
         (["iv", "--type", "put", *HULL, "--price", "0"], "--price"),
         (
+            ["option", "--type", "call", *HULL[:4], "--years", "1e300", *HULL[6:], "--vol", "0.2"],
+            "--years",
+        ),
+        (
+            ["option", "--type", "call", *HULL[:4], "--years", "100.5", *HULL[6:], "--vol", "0.2"],
+            "--years",
+        ),
+        (["iv", "--type", "put", *HULL[:4], "--dte", "36501", *HULL[6:], "--price", "1"], "--dte"),
+        (["option", "--type", "call", *HULL[:6], "--rate", "1.5", "--vol", "0.2"], "--rate"),
+        (["option", "--type", "call", *HULL[:6], "--rate", "-2", "--vol", "0.2"], "--rate"),
+        (["option", "--type", "call", *HULL[:6], "--rate", "nan", "--vol", "0.2"], "--rate"),
+        (["option", "--type", "call", *HULL, "--div", "1.01", "--vol", "0.2"], "--div"),
+        (["iv", "--type", "call", *HULL, "--div", "-5", "--price", "3"], "--div"),
+        (
+            ["option", "--model", "black76", "--type", "call", *HULL, "--div", "0.03"]
+            + ["--vol", "0.2"],
+            "--div",
+        ),
+        (
+            ["iv", "--model", "black76", "--type", "call", *HULL, "--div", "0", "--price", "3"],
+            "--div",
+        ),
+        (
             [
                 "condor",
                 "--long-put",
@@ -224,3 +250,64 @@ def test_missing_required_argument_exits_through_argparse(
 def test_calc_without_a_calculator_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["calc"]) == EXIT_USAGE
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_condor_without_a_breakeven_on_one_side_shows_none(
+    as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 65 of credit covers the whole 60-point put wing: no low breakeven (it is not 5495).
+    argv = ["calc", "condor", "--long-put", "5500", "--short-put", "5560"]
+    argv += ["--short-call", "6130", "--long-call", "6200", "--credit", "65"]
+    if as_json:
+        assert _json(argv, capsys) == {
+            "breakeven_low": None,
+            "breakeven_high": pytest.approx(6195.0),
+            "max_profit": pytest.approx(6500.0),
+            "max_loss": pytest.approx(500.0),
+            "margin": pytest.approx(7000.0),
+        }
+    else:
+        assert _run(argv) == 0
+        rows = dict(line.split() for line in capsys.readouterr().out.splitlines())
+        assert rows["breakeven_low"] == "none"
+        assert rows["breakeven_high"] == "6195"
+
+
+def test_option_accepts_the_edges_of_the_allowed_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["calc", "option", "--type", "put", *HULL[:4], "--years", "100"]
+    out = _json([*argv, "--rate", "-1", "--div", "1", "--vol", "0.2"], capsys)
+    g = bs_greeks(False, 42, 40, 100.0, -1.0, 1.0, 0.2)
+    assert out["price"] == pytest.approx(float(g.price), rel=1e-12)
+    out = _json(
+        ["calc", "option", "--type", "call", *HULL[:4], "--dte", "36500", *HULL[6:]]
+        + ["--vol", "0.2"],
+        capsys,
+    )
+    assert out["price"] == pytest.approx(float(bs_greeks(True, 42, 40, 100.0, 0.1, 0.0, 0.2).price))
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_option_with_a_non_finite_result_is_a_one_line_error(
+    as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every input is in range, but the forward 1e308 * e^100 overflows.
+    argv = ["calc", "option", "--type", "call", "--underlying", "1e308", "--strike", "1e-300"]
+    argv += ["--years", "100", "--rate", "1", "--vol", "5"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _run([*argv, "--json"] if as_json else argv) == EXIT_USAGE
+    assert caught == []
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "alvh calc option: error: result is not finite for these inputs\n"
+
+
+def test_option_calculation_raises_no_runtime_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    # A huge vol overflows numpy intermediates on the way to a finite answer.
+    argv = ["calc", "option", "--type", "call", *HULL[:4], "--years", "100", *HULL[6:]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _json([*argv, "--vol", "1e300"], capsys)
+    assert caught == []
+    assert out["price"] == pytest.approx(42.0, rel=1e-3)

@@ -87,7 +87,8 @@ def _fast_market(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     original = config_module.load_config
     monkeypatch.setattr(
-        "daemon.cli.load_config", lambda path=None: original(path if path is not None else cfg)
+        "daemon.cli.load_config",
+        lambda path=None, overrides=None: original(path if path is not None else cfg, overrides),
     )
 
 
@@ -218,12 +219,159 @@ def test_run_answers_health_and_status_and_exits_0_on_sigterm_with_json_lines(
 
 
 def test_run_archives_an_existing_ledger_and_starts_fresh(tmp_path: Path) -> None:
-    from daemon.runner import archive_existing_ledger
+    from daemon.statedir import StateDir
 
-    state = tmp_path / "state"
-    state.mkdir()
-    (state / "ledger.sqlite").write_bytes(b"old")
-    target = archive_existing_ledger(state)
-    assert target is not None and (target / "ledger.sqlite").read_bytes() == b"old"
+    with StateDir(tmp_path / "state") as state:
+        state.ledger_path.write_bytes(b"old")
+        target = state.archive_ledger()
+        assert target is not None and (target / "ledger.sqlite").read_bytes() == b"old"
+        assert not state.has_ledger()
+        assert state.archive_ledger() is None
+
+
+def test_a_second_process_cannot_take_a_locked_state_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daemon.statedir import StateDir
+
+    with StateDir(tmp_path / "state"):
+        code, _, err = run_cli(
+            capsys, "simulate", "--days", "1", "--state-dir", str(tmp_path / "state")
+        )
+    assert code == 73
+    assert f"in use by another alvh process (pid {os.getpid()})" in err
+    # released with the process (or the context): now it can be taken
+    assert (
+        run_cli(capsys, "simulate", "--days", "1", "--state-dir", str(tmp_path / "state"))[0] == 0
+    )
+
+
+def test_a_state_dir_that_cannot_be_created_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "simulate", "--days", "1", "--state-dir", str(blocker / "x"))
+    assert code == 73 and "cannot use state directory" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["simulate", "--days", "3", "--start", "1980-01-01"], "--start"),
+        (["simulate", "--days", "3", "--start", "2045-01-01"], "--start"),
+        (["simulate", "--days", "3", "--seed", str(2**64)], "--seed"),
+        (["run", "--port", "99999"], "--port"),
+        (["run", "--time-scale", "inf"], "--time-scale"),
+    ],
+)
+def test_out_of_range_arguments_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 64 and message in err and err.count("\n") == 1
+
+
+def test_a_span_past_the_calendar_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "s"
+    code, _, err = run_cli(
+        capsys, "simulate", "--days", "100000", "--start", "2039-06-01", "--state-dir", str(state)
+    )
+    assert code == 64 and "--days" in err and "calendar" in err
     assert not (state / "ledger.sqlite").exists()
-    assert archive_existing_ledger(state) is None
+
+
+@pytest.mark.parametrize("line", ["rate = nan", "rate = inf", "vix_floor = 200.0"])
+def test_non_finite_or_inconsistent_market_config_is_a_config_error(
+    line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[market]\n{line}\n")
+    code, _, err = run_cli(capsys, "simulate", "--days", "1", "--config", str(cfg))
+    assert code == 78 and "market" in err and "Traceback" not in err
+
+
+def test_a_failed_ledger_write_stops_the_run_with_exit_74(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from brokers.ledger import Ledger
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Ledger, "record_fill", fail)
+    code, out, err = run_cli(
+        capsys, "simulate", "--scenario", "calm", "--days", "5", "--state-dir", str(tmp_path / "s")
+    )
+    assert code == 74 and "disk I/O error" in err and out == ""
+
+
+def test_contained_handler_errors_make_simulate_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strategies.condor import CondorActor
+
+    def boom(self: object, event: object) -> None:
+        raise RuntimeError("strategy bug")
+
+    monkeypatch.setattr(CondorActor, "on_account_marked", boom)
+    code, out, err = run_cli(
+        capsys,
+        "simulate",
+        "--scenario",
+        "calm",
+        "--days",
+        "3",
+        "--json",
+        "--state-dir",
+        str(tmp_path / "s"),
+    )
+    summary = json.loads(out)
+    assert code == 70 and summary["handler_errors"] > 0 and "handler errors" in err
+
+
+def test_the_acceptance_run_at_one_minute_cadence_is_deterministic_and_fully_ledgered(
+    tmp_path: Path,
+) -> None:
+    """The issue's own command, unpatched config (one-minute cadence), run twice in processes."""
+    outs = []
+    for name in ("a", "b"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "daemon.cli",
+                "simulate",
+                "--scenario",
+                "calm",
+                "--seed",
+                "1",
+                "--days",
+                "120",
+                "--json",
+                "--state-dir",
+                str(tmp_path / name),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        outs.append(result.stdout)
+    assert outs[0] == outs[1]
+    summary = json.loads(outs[0])
+    assert summary["ticks"] == 120 * 406
+    assert summary["layers"]["condor"]["opened"] >= 1 and summary["layers"]["condor"]["closed"] >= 1
+    dumps = []
+    for name in ("a", "b"):
+        with sqlite3.connect(tmp_path / name / "ledger.sqlite") as db:
+            (n,) = db.execute("SELECT COUNT(*) FROM fills").fetchone()
+            assert n == summary["fills"]
+            dumps.append(list(db.execute("SELECT * FROM fill_legs ORDER BY 1, 2")))
+    assert dumps[0] == dumps[1]

@@ -86,8 +86,10 @@ def orders(out: list[object]) -> list[SubmitOrder]:
     return [e for e in out if isinstance(e, SubmitOrder)]
 
 
-def open_condor(credit: float = 3.5) -> tuple[CondorActor, MarketState, list[object], SubmitOrder]:
-    actor, state, out = make_actor()
+def open_condor(
+    credit: float = 3.5, **overrides: object
+) -> tuple[CondorActor, MarketState, list[object], SubmitOrder]:
+    actor, state, out = make_actor(**overrides)
     snap = FakeSnap(ENTRY_MIDS)
     step(actor, state, snap)
     (entry,) = orders(out)
@@ -105,8 +107,9 @@ def test_entry_in_calm_uses_target_deltas_wings_and_risk_sizing() -> None:
     # wings 1% of 6000 = 60 points beyond the shorts
     assert strikes == [(5640.0, "P", 1), (5700.0, "P", -1), (6250.0, "C", -1), (6310.0, "C", 1)]
     assert all(leg.contract.expiry == EXPIRY for leg in order.legs)
-    # max loss per contract (60 - 3.5) * 100 = 5650; 5% of 1,000,000 / 5650 -> 8 contracts
-    assert order.quantity == math.floor(50_000 / 5650)
+    # max loss per contract at the natural price: credit 3.5 at mid - 4 legs x 0.05 = 3.3,
+    # (60 - 3.3) * 100 = 5670; 5% of 1,000,000 / 5670 -> 8 contracts
+    assert order.quantity == math.floor(50_000 / 5670)
     assert order.intent is OrderIntent.OPEN
 
 
@@ -162,7 +165,7 @@ def test_rejected_close_rearms_the_exit() -> None:
 
 
 def test_close_fill_counts_the_exit_and_starts_the_reentry_cooldown() -> None:
-    actor, state, out, _ = open_condor()
+    actor, state, out, _ = open_condor(reentry_cooldown=2)
     snap = FakeSnap(_stop_mids(7.0), minute=1)
     step(actor, state, snap)
     close = orders(out)[-1]
@@ -170,12 +173,78 @@ def test_close_fill_counts_the_exit_and_starts_the_reentry_cooldown() -> None:
     assert actor.stats.opened == 1 and actor.stats.closed == 1
     assert actor.stats.exits == {"credit_stop": 1}
     assert [e.rule for e in out if isinstance(e, CondorClosed)] == ["credit_stop"]
-    # next sessions: no re-entry during the 5-session cooldown
+
+    def entries() -> int:
+        return len([o for o in orders(out) if o.intent is OrderIntent.OPEN])
+
+    # the two sessions after the stop's session open nothing; the third opens a new condor
     day = SESSION
-    for _ in range(5):
+    for _ in range(2):
         day += timedelta(days=1)
         step(actor, state, FakeSnap(ENTRY_MIDS, session=day))
-    assert len([o for o in orders(out) if o.intent is OrderIntent.OPEN]) == 1
+    assert entries() == 1
+    step(actor, state, FakeSnap(ENTRY_MIDS, session=day + timedelta(days=1)))
+    assert entries() == 2
+
+
+def test_rejected_entry_is_not_resent_until_the_next_session() -> None:
+    actor, state, out = make_actor()
+    first = FakeSnap(ENTRY_MIDS)
+    step(actor, state, first)
+    (entry,) = orders(out)
+    actor.on_order_rejected(
+        OrderRejected(
+            first.ts,
+            entry.client_order_id,
+            "condor",
+            RejectReason.INSUFFICIENT_BUYING_POWER,
+            "no buying power",
+        )
+    )
+    for minute in range(1, 30):
+        step(actor, state, FakeSnap(ENTRY_MIDS, minute=minute))
+    assert len(orders(out)) == 1
+    step(actor, state, FakeSnap(ENTRY_MIDS, session=SESSION + timedelta(days=1)))
+    assert len(orders(out)) == 2
+
+
+def test_size_is_capped_by_buying_power() -> None:
+    from brokers.events import AccountMarked
+
+    actor, state, out = make_actor()
+    actor.on_account_marked(
+        AccountMarked(
+            FakeSnap({}).ts, 1_000_000.0, 1_000_000.0, 0.0, 0.0, 0.0, buying_power=12_000.0
+        )
+    )
+    step(actor, state, FakeSnap(ENTRY_MIDS))
+    (order,) = orders(out)
+    assert order.quantity == 2  # 12,000 / 5,670 per contract
+
+
+def test_rejected_close_is_retried_with_backoff_and_the_exit_is_announced_once() -> None:
+    actor, state, out, _ = open_condor()
+    minute = 1
+    sent_at: list[int] = []
+    for _ in range(40):
+        before = len(orders(out))
+        step(actor, state, FakeSnap(_stop_mids(7.5), minute=minute))
+        if len(orders(out)) > before:
+            sent_at.append(minute)
+            close = orders(out)[-1]
+            actor.on_order_rejected(
+                OrderRejected(
+                    FakeSnap({}).ts,
+                    close.client_order_id,
+                    "condor",
+                    RejectReason.NO_QUOTE,
+                    "no quote",
+                )
+            )
+        minute += 1
+    # first send, then retries after 1, 2, 4, 8, 16 snapshots
+    assert sent_at == [1, 2, 4, 8, 16, 32]
+    assert len([e for e in out if isinstance(e, ExitTriggered)]) == 1
 
 
 def test_condor_closed_at_close_at_dte() -> None:
