@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from broker_fakes import TS, FakeQuote, FakeSnapshot, call, put
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,38 +23,6 @@ from brokers.fills import Unpriceable, fees_for, leg_price, price_combo
 from brokers.ledger import Ledger
 from brokers.orders import OrderLeg, SubmitOrder
 from market.clock import SimulatedClock
-from market.instruments import OptionContract, Right, Root
-
-EXPIRY = date(2025, 3, 21)
-TS = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
-
-
-def put(strike: float) -> OptionContract:
-    return OptionContract(Root.SPX, EXPIRY, strike, Right.PUT)
-
-
-def call(strike: float) -> OptionContract:
-    return OptionContract(Root.SPX, EXPIRY, strike, Right.CALL)
-
-
-@dataclass(frozen=True)
-class FakeQuote:
-    bid: float
-    ask: float
-
-
-@dataclass
-class FakeSnapshot:
-    ts: datetime
-    session: date
-    spx: float = 5000.0
-    soq: float | None = None
-    seq: int = 0
-    quotes: dict[OptionContract, FakeQuote] = field(default_factory=dict)
-
-    def quote(self, contract: OptionContract) -> FakeQuote | None:
-        return self.quotes.get(contract)
-
 
 CONDOR_QUOTES = {
     put(4800): FakeQuote(4.10, 4.30),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
+from broker_fakes import EXPIRY, TS, FakeQuote, FakeSnapshot, call, put
 
 from brokers.broker import PaperBroker
 from brokers.config import BrokerConfig
@@ -15,38 +15,7 @@ from brokers.ledger import Ledger
 from brokers.orders import OrderIntent, OrderLeg, SubmitOrder
 from brokers.portfolio import Portfolio, group_risk
 from market.clock import SimulatedClock
-from market.instruments import OptionContract, Right, Root
-
-EXPIRY = date(2025, 3, 21)
-TS = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
-
-
-def put(strike: float, expiry: date = EXPIRY) -> OptionContract:
-    return OptionContract(Root.SPX, expiry, strike, Right.PUT)
-
-
-def call(strike: float, expiry: date = EXPIRY) -> OptionContract:
-    return OptionContract(Root.SPX, expiry, strike, Right.CALL)
-
-
-@dataclass(frozen=True)
-class FakeQuote:
-    bid: float
-    ask: float
-
-
-@dataclass
-class FakeSnapshot:
-    ts: datetime
-    session: date
-    spx: float = 5000.0
-    soq: float | None = None
-    seq: int = 0
-    quotes: dict[OptionContract, FakeQuote] = field(default_factory=dict)
-
-    def quote(self, contract: OptionContract) -> FakeQuote | None:
-        return self.quotes.get(contract)
-
+from market.instruments import Root
 
 QUOTES = {
     put(4800): FakeQuote(4.00, 4.00),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from broker_fakes import EXPIRY, TS, FakeQuote, FakeSnapshot, call, put
 
 from brokers.broker import PaperBroker
 from brokers.config import BrokerConfig
@@ -23,38 +23,7 @@ from brokers.events import (
 from brokers.ledger import Ledger
 from brokers.orders import CancelOrder, OrderIntent, OrderLeg, OrderType, SubmitOrder
 from market.clock import SimulatedClock
-from market.instruments import OptionContract, Right, Root
-
-EXPIRY = date(2025, 3, 21)
-TS = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
-
-
-def put(strike: float) -> OptionContract:
-    return OptionContract(Root.SPX, EXPIRY, strike, Right.PUT)
-
-
-def call(strike: float) -> OptionContract:
-    return OptionContract(Root.SPX, EXPIRY, strike, Right.CALL)
-
-
-@dataclass(frozen=True)
-class FakeQuote:
-    bid: float
-    ask: float
-
-
-@dataclass
-class FakeSnapshot:
-    ts: datetime
-    session: date
-    spx: float = 5000.0
-    soq: float | None = None
-    seq: int = 0
-    quotes: dict[OptionContract, FakeQuote] = field(default_factory=dict)
-
-    def quote(self, contract: OptionContract) -> FakeQuote | None:
-        return self.quotes.get(contract)
-
+from market.instruments import OptionContract
 
 QUOTES = {
     put(4800): FakeQuote(3.90, 4.10),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from broker_fakes import TS, FakeQuote, FakeSnapshot, call
 
 from brokers.broker import PaperBroker
 from brokers.config import BrokerConfig
@@ -15,34 +15,7 @@ from brokers.events import OrderFilled
 from brokers.ledger import Ledger, LedgerError
 from brokers.orders import OrderIntent, OrderLeg, OrderType, SubmitOrder
 from market.clock import SimulatedClock
-from market.instruments import OptionContract, Right, Root
-
-EXPIRY = date(2025, 3, 21)
-TS = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
-
-
-def call(strike: float) -> OptionContract:
-    return OptionContract(Root.SPX, EXPIRY, strike, Right.CALL)
-
-
-@dataclass(frozen=True)
-class FakeQuote:
-    bid: float
-    ask: float
-
-
-@dataclass
-class FakeSnapshot:
-    ts: datetime
-    session: date
-    spx: float = 5000.0
-    soq: float | None = None
-    seq: int = 0
-    quotes: dict[OptionContract, FakeQuote] = field(default_factory=dict)
-
-    def quote(self, contract: OptionContract) -> FakeQuote | None:
-        return self.quotes.get(contract)
-
+from market.instruments import OptionContract
 
 QUOTES = {call(5150): FakeQuote(4.90, 5.10), call(5200): FakeQuote(2.90, 3.10)}
 BEAR_CALL = (OrderLeg(call(5150), -1), OrderLeg(call(5200), 1))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from broker_fakes import EXPIRY, TS, FakeQuote, FakeSnapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +20,6 @@ from brokers.portfolio import Portfolio, Position
 from market.clock import SimulatedClock
 from market.instruments import OptionContract, Right, Root
 
-EXPIRY = date(2025, 3, 21)
-TS = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
 STRIKES = [4700.0 + 50 * i for i in range(13)]  # 4700 .. 5300
 CONTRACTS = [OptionContract(Root.SPX, EXPIRY, k, r) for k in STRIKES for r in Right]
 
@@ -87,25 +85,6 @@ def test_same_contract_in_two_layers_is_two_positions() -> None:
 
 
 # --- conservation of cash through the broker --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeQuote:
-    bid: float
-    ask: float
-
-
-@dataclass
-class FakeSnapshot:
-    ts: datetime
-    session: date
-    spx: float = 5000.0
-    soq: float | None = None
-    seq: int = 0
-    quotes: dict[OptionContract, FakeQuote] = field(default_factory=dict)
-
-    def quote(self, contract: OptionContract) -> FakeQuote | None:
-        return self.quotes.get(contract)
 
 
 def random_quotes(rng: random.Random) -> dict[OptionContract, FakeQuote]:
