@@ -3,7 +3,8 @@
     python bench/simulate_market.py [--sessions 60] [--seeds 4]
 
 - throughput at one-minute cadence: generation only, and generation plus quoting the four legs of
-  an iron condor on every snapshot (what the exit rules do);
+  an iron condor on every snapshot (what the exit rules do); the same plus a hedge's VX and VXM
+  futures and two VIX calls; the cost of materializing one VIX option chain;
 - stylized facts of the base model from daily closes (open and close snapshots per session, every
   session the calendar holds from 1990, one run per seed) against the 1990-2026 targets.
 """
@@ -23,7 +24,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from market.calendar import trading_calendar  # noqa: E402
-from market.instruments import OptionContract, Right, Root  # noqa: E402
+from market.instruments import (  # noqa: E402
+    FutureContract,
+    FutureRoot,
+    OptionContract,
+    Right,
+    Root,
+)
 from market.simulator import Simulator, SimulatorConfig  # noqa: E402
 
 TARGETS = {
@@ -61,11 +68,42 @@ def throughput(sessions: int, seed: int) -> dict[str, float]:
         for leg in legs:
             quoted += snap.quote(leg) is not None
     both = count / (time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    hedged = 0
+    for snap in Simulator(config, seed=seed, start=start).snapshots(sessions):
+        expiry = snap.spx_expiries[1]
+        atm = round(snap.spx / 5.0) * 5.0
+        front, second = snap.vix_expiries[0], snap.vix_expiries[1]
+        strike = float(round(snap.vx_curve[1].price) + 5)
+        contracts: list[OptionContract | FutureContract] = [
+            OptionContract(Root.SPX, expiry, atm - 300.0, Right.PUT),
+            OptionContract(Root.SPX, expiry, atm - 350.0, Right.PUT),
+            OptionContract(Root.SPX, expiry, atm + 200.0, Right.CALL),
+            OptionContract(Root.SPX, expiry, atm + 250.0, Right.CALL),
+            FutureContract(FutureRoot.VX, front),
+            FutureContract(FutureRoot.VXM, second),
+            OptionContract(Root.VIX, second, strike, Right.CALL),
+            OptionContract(Root.VIX, second, strike + 10.0, Right.CALL),
+        ]
+        for contract in contracts:
+            hedged += snap.quote(contract) is not None
+    with_hedge = count / (time.perf_counter() - t0)
+
+    snaps = list(Simulator(config, seed=seed, start=start).snapshots(2))
+    t0 = time.perf_counter()
+    for snap in snaps:
+        for expiry in snap.vix_expiries[:2]:
+            snap.vix_chain(expiry)
+    chain_us = (time.perf_counter() - t0) / (2 * len(snaps)) * 1e6
     return {
         "snapshots": count,
         "generate_per_s": round(gen),
         "generate_and_quote_4_legs_per_s": round(both),
         "legs_quoted": quoted,
+        "generate_and_quote_4_legs_vx_vxm_2_vix_calls_per_s": round(with_hedge),
+        "contracts_quoted_with_hedge": hedged,
+        "vix_chain_materialize_us": round(chain_us, 1),
     }
 
 

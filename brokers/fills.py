@@ -1,7 +1,9 @@
 """The fill model: every leg at mid +/- slippage x half-spread, all legs or none (SPEC section 10).
 
 Leg prices are rounded to 4 decimals and the net price is their exact ratio-weighted sum, computed
-on integers, so the legs of a combo always add up to the combo price.
+on integers, so the legs of a combo always add up to the combo price. Fees are per contract and
+per product (:class:`~brokers.config.FeeSchedule`). With ``cap_at_quoted_size`` an order larger
+than a leg's quoted size is refused whole: fills are never partial.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from market.instruments import OptionContract
+from market.instruments import Contract
 
-from .config import BrokerConfig
+from .config import BrokerConfig, FeeSchedule
 from .events import PRICE_SCALE, LegFill, RejectReason, premium_cash, price_units
 from .orders import OrderLeg
 
@@ -27,7 +29,7 @@ class QuoteLike(Protocol):
 
 
 class QuoteSource(Protocol):
-    def quote(self, contract: OptionContract) -> QuoteLike | None: ...
+    def quote(self, contract: Contract) -> QuoteLike | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +62,34 @@ def leg_price(bid: float, ask: float, ratio: int, slippage: float) -> float:
     return round(mid + side * slippage * half_spread, 4)
 
 
-def fees_for(contracts: int, config: BrokerConfig) -> float:
-    """Fees in dollars for a number of option contracts (every leg counted)."""
-    return round(contracts * config.fee_per_contract, 4)
+def fees_for(legs: Sequence[OrderLeg], quantity: int, schedule: FeeSchedule) -> float:
+    """Fees in dollars for ``quantity`` units of a combo: every contract of every leg, each at
+    its product's rate."""
+    total = sum(
+        abs(leg.ratio) * quantity * schedule.for_contract(leg.contract).per_contract for leg in legs
+    )
+    return round(total, 4)
+
+
+def quoted_size(quote: QuoteLike, buying: bool) -> int:
+    """Contracts quoted on the side an order takes (ask for buys, bid for sells); 0 = unknown.
+
+    Quotes without sizes (older snapshots, test doubles) count as unknown.
+    """
+    size = getattr(quote, "ask_size" if buying else "bid_size", 0)
+    return int(size) if size else 0
 
 
 def price_combo(
     legs: Sequence[OrderLeg], quantity: int, market: QuoteSource, config: BrokerConfig
 ) -> ComboPrice | Unpriceable:
-    """Price ``quantity`` units of a combo against ``market``; all legs price or none does."""
+    """Price ``quantity`` units of a combo against ``market``; all legs price or none does.
+
+    A missing, unusable or crossed quote on any leg wins over a size problem on another.
+    """
     fills: list[LegFill] = []
     net_units = 0
+    too_large: Unpriceable | None = None
     for leg in legs:
         quote = market.quote(leg.contract)
         if quote is None:
@@ -84,8 +103,18 @@ def price_combo(
             return Unpriceable(
                 RejectReason.CROSSED_QUOTE, f"crossed quote {bid}/{ask} for {leg.contract.symbol}"
             )
+        if config.cap_at_quoted_size and too_large is None:
+            size = quoted_size(quote, leg.ratio > 0)
+            needed = abs(leg.ratio) * quantity
+            if 0 < size < needed:
+                side = "ask" if leg.ratio > 0 else "bid"
+                too_large = Unpriceable(
+                    RejectReason.SIZE_EXCEEDS_QUOTE,
+                    f"{needed} {leg.contract.symbol} needed, {size} quoted on the {side}",
+                )
         price = leg_price(bid, ask, leg.ratio, config.slippage)
         net_units += leg.ratio * price_units(price)
         fills.append(LegFill(leg.contract, leg.ratio * quantity, price))
-    contracts = sum(abs(leg.ratio) for leg in legs) * quantity
-    return ComboPrice(net_units / PRICE_SCALE, tuple(fills), fees_for(contracts, config))
+    if too_large is not None:
+        return too_large
+    return ComboPrice(net_units / PRICE_SCALE, tuple(fills), fees_for(legs, quantity, config.fees))

@@ -15,80 +15,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .events import ContractSettled, OrderFilled
+from .events import ContractSettled, OrderFilled, premium_cash
+from .ledger_schema import SCHEMA_VERSION, SchemaError, migrate
 from .orders import SubmitOrder
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "OrderStatus"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    seed INTEGER NOT NULL,
-    scenario TEXT,
-    start TEXT NOT NULL,
-    cadence_minutes INTEGER NOT NULL,
-    alvh_version TEXT NOT NULL,
-    config_text TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS orders (
-    client_order_id TEXT PRIMARY KEY,
-    order_id TEXT UNIQUE,
-    ts TEXT NOT NULL,
-    layer TEXT NOT NULL,
-    intent TEXT NOT NULL,
-    order_type TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    limit_price REAL,
-    reason TEXT NOT NULL,
-    legs TEXT NOT NULL,
-    status TEXT NOT NULL,
-    status_reason TEXT NOT NULL DEFAULT '',
-    updated_ts TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS order_events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_order_id TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS fills (
-    fill_id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL,
-    client_order_id TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    layer TEXT NOT NULL,
-    intent TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    net_price REAL NOT NULL,
-    fees REAL NOT NULL,
-    cash_after REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fill_legs (
-    fill_id TEXT NOT NULL REFERENCES fills(fill_id),
-    leg_index INTEGER NOT NULL,
-    symbol TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    price REAL NOT NULL,
-    PRIMARY KEY (fill_id, leg_index)
-);
-CREATE TABLE IF NOT EXISTS settlements (
-    settlement_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    layer TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    settlement_price REAL NOT NULL,
-    cash REAL NOT NULL,
-    proxy INTEGER NOT NULL,
-    cash_after REAL NOT NULL
-);
-"""
+EXPLICIT_CASH_KINDS = ("deposit", "interest", "variation")
+"""Cash movements written by :meth:`Ledger.record_cash_movement`; fills and settlements write
+their own (kinds ``fill`` and ``settlement``) in the same transaction as the row itself."""
 
 
 class LedgerError(Exception):
@@ -113,6 +48,10 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self.position = -1
+        """Feed position (snapshot ``seq``) being handled; stamped on every durable row.
+        The daemon sets it per snapshot; it is committed with fills and control events,
+        never on its own."""
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
@@ -122,18 +61,11 @@ class Ledger:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(_SCHEMA)
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            conn.commit()
-        elif int(row["value"]) != SCHEMA_VERSION:
+        try:
+            migrate(conn)
+        except SchemaError as exc:
             conn.close()
-            raise LedgerError(
-                f"{path}: ledger schema version {row['value']}, this alvh reads {SCHEMA_VERSION}"
-            )
+            raise LedgerError(f"{path}: {exc}") from None
         return cls(conn, path)
 
     def close(self) -> None:
@@ -171,14 +103,26 @@ class Ledger:
         cadence_minutes: int,
         alvh_version: str,
         config_text: str,
+        config_hash: str = "",
+        wall_ts: datetime | None = None,
     ) -> int:
-        """Pin what a run was started with; returns its run id."""
-        cur = self._conn.execute(
-            "INSERT INTO runs (seed, scenario, start, cadence_minutes, alvh_version, config_text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (seed, scenario, start, cadence_minutes, alvh_version, config_text),
-        )
-        self._conn.commit()
+        """Pin what a run was started with, and its config as the first config version (feed
+        position -1), in one transaction; returns the run id."""
+        try:
+            cur = self._conn.execute(
+                "INSERT INTO runs (seed, scenario, start, cadence_minutes, alvh_version,"
+                " config_text) VALUES (?, ?, ?, ?, ?, ?)",
+                (seed, scenario, start, cadence_minutes, alvh_version, config_text),
+            )
+            self._conn.execute(
+                "INSERT INTO config_versions (position, ts, config_hash, config_text)"
+                " VALUES (-1, ?, ?, ?)",
+                (_ts(wall_ts) if wall_ts else start, config_hash, config_text),
+            )
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
         assert cur.lastrowid is not None
         return cur.lastrowid
 
@@ -234,7 +178,8 @@ class Ledger:
         try:
             self._conn.execute(
                 "INSERT INTO fills (fill_id, order_id, client_order_id, ts, layer, intent, reason,"
-                " quantity, net_price, fees, cash_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " quantity, net_price, fees, cash_after, position)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     fill.fill_id,
                     fill.order_id,
@@ -247,7 +192,17 @@ class Ledger:
                     fill.net_price,
                     fill.fees,
                     cash_after,
+                    self.position,
                 ),
+            )
+            self._insert_cash_movement(
+                fill.ts,
+                "fill",
+                premium_cash(fill.legs) - fill.fees,
+                cash_after,
+                fill.layer,
+                None,
+                fill.fill_id,
             )
             self._conn.executemany(
                 "INSERT INTO fill_legs (fill_id, leg_index, symbol, quantity, price)"
@@ -270,7 +225,7 @@ class Ledger:
         try:
             self._conn.execute(
                 "INSERT INTO settlements (ts, layer, symbol, quantity, settlement_price, cash,"
-                " proxy, cash_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " proxy, cash_after, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _ts(settled.ts),
                     settled.layer,
@@ -280,12 +235,98 @@ class Ledger:
                     settled.cash,
                     int(settled.proxy),
                     cash_after,
+                    self.position,
                 ),
+            )
+            self._insert_cash_movement(
+                settled.ts,
+                "settlement",
+                settled.cash,
+                cash_after,
+                settled.layer,
+                settled.contract.symbol,
+                "",
             )
             self._conn.commit()
         except BaseException:
             self._conn.rollback()
             raise
+
+    def record_cash_movement(
+        self,
+        ts: datetime,
+        kind: str,
+        amount: float,
+        cash_after: float,
+        layer: str | None = None,
+        symbol: str | None = None,
+        note: str = "",
+    ) -> None:
+        """Record a cash movement that is not a fill or settlement (``deposit``, ``interest``,
+        ``variation``) and commit before returning."""
+        if kind not in EXPLICIT_CASH_KINDS:
+            raise ValueError(f"unknown cash movement kind {kind!r} (known: {EXPLICIT_CASH_KINDS})")
+        try:
+            self._insert_cash_movement(ts, kind, amount, cash_after, layer, symbol, "", note)
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+
+    def _insert_cash_movement(
+        self,
+        ts: datetime,
+        kind: str,
+        amount: float,
+        cash_after: float,
+        layer: str | None,
+        symbol: str | None,
+        ref: str,
+        note: str = "",
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO cash_movements (position, ts, kind, amount, cash_after, layer, symbol,"
+            " ref, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.position, _ts(ts), kind, amount, cash_after, layer, symbol, ref, note),
+        )
+
+    def record_control_event(self, ts: datetime, kind: str, payload: str = "") -> None:
+        """A control event (pause, resume, flatten, reload ...) at the current feed position;
+        committed at once (with the feed position) so recovery re-applies it in place."""
+        self._conn.execute(
+            "INSERT INTO control_events (position, ts, kind, payload) VALUES (?, ?, ?, ?)",
+            (self.position, _ts(ts), kind, payload),
+        )
+        self._conn.commit()
+
+    def record_config_version(self, ts: datetime, config_hash: str, config_text: str) -> None:
+        """A config that takes effect after the current feed position (-1: from the start)."""
+        self._conn.execute(
+            "INSERT INTO config_versions (position, ts, config_hash, config_text)"
+            " VALUES (?, ?, ?, ?)",
+            (self.position, _ts(ts), config_hash, config_text),
+        )
+        self._conn.commit()
+
+    def record_daily_mark(self, mark: dict[str, Any]) -> None:
+        """The end-of-session mark (equity, cash, SPX, VIX, regime, per-layer P&L, hedge size)."""
+        self._conn.execute(
+            "INSERT INTO daily_marks (session, position, ts, equity, cash, spx, vix, regime,"
+            " layer_pnl, hedge_size) VALUES (:session, :position, :ts, :equity, :cash, :spx,"
+            " :vix, :regime, :layer_pnl, :hedge_size)",
+            {**mark, "position": self.position},
+        )
+        self._conn.commit()
+
+    def record_recovery(
+        self, wall_ts: datetime, mode: str, snapshots: int, fills_verified: int, note: str = ""
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO recoveries (wall_ts, position, mode, snapshots, fills_verified, note)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (_ts(wall_ts), self.position, mode, snapshots, fills_verified, note),
+        )
+        self._conn.commit()
 
     # --- reads -----------------------------------------------------------------------------
     def has_data(self) -> bool:
@@ -333,3 +374,37 @@ class Ledger:
         return [
             dict(r) for r in self._conn.execute("SELECT * FROM settlements ORDER BY settlement_id")
         ]
+
+    def cash_movements(self) -> list[dict[str, Any]]:
+        return [
+            dict(r) for r in self._conn.execute("SELECT * FROM cash_movements ORDER BY movement_id")
+        ]
+
+    def control_events(self) -> list[dict[str, Any]]:
+        return [
+            dict(r) for r in self._conn.execute("SELECT * FROM control_events ORDER BY event_id")
+        ]
+
+    def config_versions(self) -> list[dict[str, Any]]:
+        return [
+            dict(r) for r in self._conn.execute("SELECT * FROM config_versions ORDER BY version_id")
+        ]
+
+    def daily_marks(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._conn.execute("SELECT * FROM daily_marks ORDER BY session")]
+
+    def recoveries(self) -> list[dict[str, Any]]:
+        return [
+            dict(r) for r in self._conn.execute("SELECT * FROM recoveries ORDER BY recovery_id")
+        ]
+
+    def last_position(self) -> int:
+        """The furthest feed position any durable row was written at (-1: none)."""
+        (pos,) = self._conn.execute(
+            "SELECT MAX(p) FROM (SELECT MAX(position) AS p FROM fills"
+            " UNION ALL SELECT MAX(position) FROM settlements"
+            " UNION ALL SELECT MAX(position) FROM cash_movements"
+            " UNION ALL SELECT MAX(position) FROM control_events"
+            " UNION ALL SELECT MAX(position) FROM daily_marks)"
+        ).fetchone()
+        return -1 if pos is None else int(pos)

@@ -1,44 +1,74 @@
-"""Positions, cash, P&L and margin of the paper account (SPEC sections 10 and 14).
+"""Positions, cash, P&L, margin and greeks of the paper account (SPEC sections 10 and 14).
 
 Money is in dollars, prices in index points per contract. Realized P&L is kept gross per position
-and reported net of fees per layer and in total. Margin is exact for defined-risk structures: each
-(layer, root, expiry) group must cover its worst payoff at expiry.
+and reported net of fees per layer and in total. Margin is exact for defined-risk option
+structures (each (layer, root, expiry) group must cover its worst payoff at expiry); VX and VXM
+futures hold a fixed initial margin per contract, long or short.
+
+Futures carry no premium: a future's ``avg_price`` is its *reference price* — its fill price, then
+the last daily settlement. Variation, (price - reference) x multiplier x quantity, moves into cash
+at each session change, on a closing fill and at final settlement, and is realized P&L; what is
+still open is marked as (mid - reference) x multiplier x quantity, so nothing counts twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
+from typing import Protocol, SupportsFloat
 
-from market.instruments import OptionContract, Right, Root
+from market.instruments import Contract, FutureContract, FutureRoot, OptionContract, Right, Root
 
 from .events import ContractSettled, LegFill, OrderFilled, premium_cash
 
-PositionKey = tuple[str, OptionContract]
+PositionKey = tuple[str, Contract]
 """(layer, contract): each layer owns its own positions, even in the same contract."""
 
-GroupKey = tuple[str, Root, date]
-"""(layer, root, expiry): the structures margin is computed on."""
+GroupKey = tuple[str, str, date]
+"""(layer, root, expiry): the structures margin is computed on. ``root`` is a ``Root`` for
+options and a ``FutureRoot`` for futures (both string enums), so futures never net against
+options."""
+
+DEFAULT_INITIAL_MARGIN: Mapping[FutureRoot, float] = MappingProxyType(
+    {FutureRoot.VX: 12_000.0, FutureRoot.VXM: 1_200.0}
+)
+"""Dollars per future when a portfolio is built without a config (tests, tools)."""
+
+
+def contract_key(contract: Contract) -> tuple[int, str, date, float, str]:
+    """A total order over options and futures: options first, then by root, expiry, strike."""
+    if isinstance(contract, OptionContract):
+        return (0, contract.root.value, contract.expiry, contract.strike, contract.right.value)
+    return (1, contract.root.value, contract.expiry, 0.0, "")
+
+
+def group_key(layer: str, contract: Contract) -> GroupKey:
+    return (layer, contract.root.value, contract.expiry)
 
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A layer's holding in one contract: signed quantity, average price in points, gross realized
-    P&L in dollars over the position's life."""
+    """A layer's holding in one contract: signed quantity, average price in points (a future's
+    reference price), gross realized P&L in dollars over the position's life."""
 
     layer: str
-    contract: OptionContract
+    contract: Contract
     quantity: int
     avg_price: float
     realized_pnl: float = 0.0
 
+    @property
+    def is_future(self) -> bool:
+        return isinstance(self.contract, FutureContract)
+
     def trade(self, quantity: int, price: float) -> Position:
         """The position after trading ``quantity`` (signed) at ``price``.
 
-        Adding averages in; reducing realizes (price - avg) x closed x 100 with the position's sign;
-        going through zero realizes the whole position and opens the rest at ``price``.
+        Adding averages in; reducing realizes (price - avg) x closed x multiplier with the
+        position's sign; going through zero realizes the whole position and opens the rest at
+        ``price``.
         """
         held = self.quantity
         if held == 0 or (held > 0) == (quantity > 0):
@@ -58,6 +88,12 @@ class Position:
         return replace(
             self, quantity=new_qty, avg_price=avg, realized_pnl=self.realized_pnl + realized
         )
+
+    def value(self, mark: float) -> float:
+        """Dollars this position adds to equity at ``mark``: an option's market value, a future's
+        open variation (mark - reference) x multiplier x quantity."""
+        price = mark - self.avg_price if self.is_future else mark
+        return price * self.quantity * self.contract.multiplier
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,16 +140,29 @@ class BuyingPowerEffect:
 
 
 class Portfolio:
-    """Cash, positions, fees and P&L of the account, updated by fills and settlements."""
+    """Cash, positions, fees and P&L of the account, updated by fills, variation, interest and
+    settlements."""
 
-    __slots__ = ("_cash", "_fees_by_layer", "_positions", "_realized_by_layer", "starting_cash")
+    __slots__ = (
+        "_cash",
+        "_fees_by_layer",
+        "_initial_margin",
+        "_interest",
+        "_positions",
+        "_realized_by_layer",
+        "starting_cash",
+    )
 
-    def __init__(self, starting_cash: float) -> None:
+    def __init__(
+        self, starting_cash: float, initial_margin: Mapping[FutureRoot, float] | None = None
+    ) -> None:
         self.starting_cash = starting_cash
         self._cash = starting_cash
+        self._initial_margin = dict(initial_margin or DEFAULT_INITIAL_MARGIN)
         self._positions: dict[PositionKey, Position] = {}
         self._realized_by_layer: dict[str, float] = {}
         self._fees_by_layer: dict[str, float] = {}
+        self._interest = 0.0
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -125,16 +174,19 @@ class Portfolio:
         """Open positions keyed by (layer, contract); read-only."""
         return MappingProxyType(self._positions)
 
-    def position(self, layer: str, contract: OptionContract) -> Position | None:
+    def position(self, layer: str, contract: Contract) -> Position | None:
         return self._positions.get((layer, contract))
 
-    def quantity(self, layer: str, contract: OptionContract) -> int:
+    def quantity(self, layer: str, contract: Contract) -> int:
         pos = self._positions.get((layer, contract))
         return pos.quantity if pos is not None else 0
 
     def open_positions(self, layer: str | None = None) -> list[Position]:
-        """Open positions sorted by layer then contract."""
-        return [p for _, p in sorted(self._positions.items()) if layer is None or p.layer == layer]
+        """Open positions sorted by layer, then options before futures, then contract."""
+        return sorted(
+            (p for p in self._positions.values() if layer is None or p.layer == layer),
+            key=lambda p: (p.layer, contract_key(p.contract)),
+        )
 
     @property
     def fees_paid(self) -> float:
@@ -145,6 +197,11 @@ class Portfolio:
     def fees_by_layer(self) -> dict[str, float]:
         return dict(self._fees_by_layer)
 
+    @property
+    def interest(self) -> float:
+        """Interest credited (+) or charged (-) on cash so far, dollars."""
+        return self._interest
+
     def layers(self) -> list[str]:
         """Every layer that has traded, sorted."""
         return sorted(
@@ -152,15 +209,52 @@ class Portfolio:
         )
 
     # --- updates ---------------------------------------------------------------------------
+    def closing_variation(self, layer: str, legs: Sequence[LegFill]) -> list[tuple[LegFill, float]]:
+        """The variation in dollars each futures leg of a fill would realize (and move into
+        cash) by reducing its position: (price - reference) x closed x multiplier x sign."""
+        out: list[tuple[LegFill, float]] = []
+        for leg in legs:
+            if not isinstance(leg.contract, FutureContract):
+                continue
+            before = self._positions.get((layer, leg.contract)) or Position(
+                layer, leg.contract, 0, 0.0
+            )
+            gained = before.trade(leg.quantity, leg.price).realized_pnl - before.realized_pnl
+            if gained:
+                out.append((leg, gained))
+        return out
+
     def apply_fill(self, fill: OrderFilled) -> None:
-        """Book a fill: premium and fees into cash, each leg into its position."""
+        """Book a fill: option premium, fees and the variation of closed futures into cash, each
+        leg into its position."""
         self._cash += premium_cash(fill.legs) - fill.fees
         self._fees_by_layer[fill.layer] = self._fees_by_layer.get(fill.layer, 0.0) + fill.fees
         for leg in fill.legs:
-            self._trade(fill.layer, leg.contract, leg.quantity, leg.price)
+            gained = self._trade(fill.layer, leg.contract, leg.quantity, leg.price)
+            if isinstance(leg.contract, FutureContract):
+                self._cash += gained
+
+    def apply_variation(self, layer: str, contract: FutureContract, settlement: float) -> float:
+        """Settle a future's daily variation at ``settlement`` into cash and make it the new
+        reference price; returns the dollars moved."""
+        key = (layer, contract)
+        pos = self._positions[key]
+        amount = (settlement - pos.avg_price) * pos.quantity * contract.multiplier
+        self._positions[key] = replace(
+            pos, avg_price=settlement, realized_pnl=pos.realized_pnl + amount
+        )
+        self._cash += amount
+        self._realized_by_layer[layer] = self._realized_by_layer.get(layer, 0.0) + amount
+        return amount
+
+    def apply_interest(self, amount: float) -> None:
+        """Credit (or charge, when negative) interest on cash, dollars."""
+        self._cash += amount
+        self._interest += amount
 
     def apply_settlement(self, settled: ContractSettled) -> None:
-        """Close a position at its settlement value; the intrinsic cash moves into cash."""
+        """Close a position at expiry: an option at its intrinsic value, a future at its last
+        variation; ``settled.cash`` moves into cash."""
         key = (settled.layer, settled.contract)
         pos = self._positions.get(key)
         held = pos.quantity if pos is not None else 0
@@ -170,16 +264,18 @@ class Portfolio:
                 f"but the position is {held}"
             )
         self._cash += settled.cash
-        self._trade(
-            settled.layer,
-            settled.contract,
-            -held,
-            settled.contract.intrinsic(settled.settlement_price),
-        )
+        contract = settled.contract
+        if isinstance(contract, OptionContract):
+            self._trade(
+                settled.layer, contract, -held, contract.intrinsic(settled.settlement_price)
+            )
+        else:
+            self._trade(settled.layer, contract, -held, settled.settlement_price)
 
-    def _trade(self, layer: str, contract: OptionContract, quantity: int, price: float) -> None:
+    def _trade(self, layer: str, contract: Contract, quantity: int, price: float) -> float:
+        """Trade into a position; returns the gross P&L realized."""
         if quantity == 0:
-            return
+            return 0.0
         key = (layer, contract)
         before = self._positions.get(key) or Position(layer, contract, 0, 0.0)
         after = before.trade(quantity, price)
@@ -190,38 +286,40 @@ class Portfolio:
             self._positions.pop(key, None)
         else:
             self._positions[key] = after
+        return gained
 
     # --- P&L -------------------------------------------------------------------------------
     def gross_realized_pnl(self, layer: str | None = None) -> float:
-        """Closed P&L including settlements, before fees, dollars."""
+        """Closed P&L including settlements and futures variation, before fees, dollars."""
         if layer is None:
             return sum(self._realized_by_layer.values())
         return self._realized_by_layer.get(layer, 0.0)
 
     def realized_pnl(self, layer: str | None = None) -> float:
-        """Closed P&L including settlements, net of fees, dollars (SPEC section 14)."""
-        fees = self.fees_paid if layer is None else self._fees_by_layer.get(layer, 0.0)
-        return self.gross_realized_pnl(layer) - fees
+        """Closed P&L including settlements and futures variation, net of fees, dollars (SPEC
+        section 14). The account total (``layer=None``) also includes interest on cash, which
+        belongs to no layer."""
+        if layer is None:
+            return self.gross_realized_pnl() - self.fees_paid + self._interest
+        return self.gross_realized_pnl(layer) - self._fees_by_layer.get(layer, 0.0)
 
-    def unrealized_pnl(
-        self, marks: Mapping[OptionContract, float], layer: str | None = None
-    ) -> float:
-        """Open P&L at ``marks`` (mid prices in points; a missing mark counts at cost)."""
+    def unrealized_pnl(self, marks: Mapping[Contract, float], layer: str | None = None) -> float:
+        """Open P&L at ``marks`` (mid prices in points; a missing mark counts at cost).
+
+        Options: (mark - average price) x multiplier x quantity; futures: (mark - reference
+        price) x multiplier x quantity.
+        """
         return sum(
             (marks.get(p.contract, p.avg_price) - p.avg_price) * p.quantity * p.contract.multiplier
             for p in self._select(layer)
         )
 
-    def position_value(
-        self, marks: Mapping[OptionContract, float], layer: str | None = None
-    ) -> float:
-        """Dollar value of open positions at ``marks`` (a missing mark counts at cost)."""
-        return sum(
-            marks.get(p.contract, p.avg_price) * p.quantity * p.contract.multiplier
-            for p in self._select(layer)
-        )
+    def position_value(self, marks: Mapping[Contract, float], layer: str | None = None) -> float:
+        """Dollars open positions add to equity at ``marks`` (a missing mark counts at cost; see
+        :meth:`Position.value`)."""
+        return sum(p.value(marks.get(p.contract, p.avg_price)) for p in self._select(layer))
 
-    def equity(self, marks: Mapping[OptionContract, float]) -> float:
+    def equity(self, marks: Mapping[Contract, float]) -> float:
         """Cash plus every position marked at ``marks``."""
         return self._cash + self.position_value(marks)
 
@@ -231,19 +329,29 @@ class Portfolio:
     # --- margin ----------------------------------------------------------------------------
     def _group_holdings(
         self, extra: Mapping[PositionKey, int] | None = None
-    ) -> dict[GroupKey, dict[OptionContract, int]]:
-        groups: dict[GroupKey, dict[OptionContract, int]] = {}
+    ) -> dict[GroupKey, dict[Contract, int]]:
+        groups: dict[GroupKey, dict[Contract, int]] = {}
         for (layer, contract), pos in self._positions.items():
-            group = groups.setdefault((layer, contract.root, contract.expiry), {})
+            group = groups.setdefault(group_key(layer, contract), {})
             group[contract] = pos.quantity
         for (layer, contract), qty in (extra or {}).items():
-            group = groups.setdefault((layer, contract.root, contract.expiry), {})
+            group = groups.setdefault(group_key(layer, contract), {})
             group[contract] = group.get(contract, 0) + qty
         return groups
 
+    def _risk(self, holdings: Mapping[Contract, int]) -> GroupRisk:
+        options = {c: q for c, q in holdings.items() if isinstance(c, OptionContract)}
+        futures = sum(
+            abs(q) * self._initial_margin[c.root]
+            for c, q in holdings.items()
+            if isinstance(c, FutureContract)
+        )
+        risk = group_risk(options)
+        return GroupRisk(risk.requirement + futures, risk.naked)
+
     def requirements(self) -> dict[GroupKey, float]:
         """Margin requirement in dollars per (layer, root, expiry) group with open positions."""
-        return {k: group_risk(h).requirement for k, h in sorted(self._group_holdings().items())}
+        return {k: self._risk(h).requirement for k, h in sorted(self._group_holdings().items())}
 
     def requirement(self, layer: str | None = None) -> float:
         """Total margin requirement in dollars, for one layer or all."""
@@ -265,14 +373,116 @@ class Portfolio:
         for leg in legs:
             pos_key = (layer, leg.contract)
             delta[pos_key] = delta.get(pos_key, 0) + leg.quantity
-        touched = {(layer, c.root, c.expiry) for _, c in delta}
+        touched = {group_key(layer, c) for _, c in delta}
         before = self._group_holdings()
         after = self._group_holdings(delta)
         change = 0.0
         naked = False
         for group in touched:
-            risk_before = group_risk(before.get(group, {}))
-            risk_after = group_risk(after.get(group, {}))
+            risk_before = self._risk(before.get(group, {}))
+            risk_after = self._risk(after.get(group, {}))
             change += risk_after.requirement - risk_before.requirement
             naked = naked or (risk_after.naked and not risk_before.naked)
         return BuyingPowerEffect(change, premium_cash(tuple(legs)), fees, naked)
+
+
+# --- greeks ---------------------------------------------------------------------------------
+
+
+class GreeksLike(Protocol):
+    """Per-unit greeks in ``market.pricing`` units (floats or 0-d arrays)."""
+
+    @property
+    def delta(self) -> SupportsFloat: ...
+
+    @property
+    def gamma(self) -> SupportsFloat: ...
+
+    @property
+    def vega(self) -> SupportsFloat: ...
+
+    @property
+    def theta(self) -> SupportsFloat: ...
+
+
+class GreeksSource(Protocol):
+    def option_greeks(self, contract: OptionContract) -> GreeksLike | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LayerGreeks:
+    """Greeks of a set of positions, in dollars, read the way a trader reads them.
+
+    - ``spx_delta``: SPX deltas, sum(qty x delta x 100) over SPX options = dollars per SPX point
+      (a condor contract at net delta -0.10 shows -10).
+    - ``spx_gamma``: change of ``spx_delta`` per SPX point, sum(qty x gamma x 100).
+    - ``vix_delta``: dollars per point of the VIX futures: sum(qty x delta x 100) over VIX options
+      (delta against the same-expiry future) plus qty x 1000 per VX and qty x 100 per VXM future;
+      divide by 1000 for VX equivalents.
+    - ``vix_gamma``: change of ``vix_delta`` per futures point (VIX options only).
+    - ``vega_dollars``: dollars per vol point of implied volatility, sum(qty x vega x 100) over
+      all options (SPX vol and VIX-option vol added as they come).
+    - ``theta_per_day``: dollars per calendar day, sum(qty x theta x 100) over all options.
+
+    Futures have delta 1 and no gamma, vega or theta. Gamma is kept per underlying: SPX and VIX
+    gammas do not add up to anything.
+    """
+
+    spx_delta: float = 0.0
+    spx_gamma: float = 0.0
+    vix_delta: float = 0.0
+    vix_gamma: float = 0.0
+    vega_dollars: float = 0.0
+    theta_per_day: float = 0.0
+
+    def __add__(self, other: LayerGreeks) -> LayerGreeks:
+        return LayerGreeks(
+            self.spx_delta + other.spx_delta,
+            self.spx_gamma + other.spx_gamma,
+            self.vix_delta + other.vix_delta,
+            self.vix_gamma + other.vix_gamma,
+            self.vega_dollars + other.vega_dollars,
+            self.theta_per_day + other.theta_per_day,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookGreeks:
+    """Greeks per layer and for the whole book at one snapshot (units in :class:`LayerGreeks`).
+
+    ``unpriced`` lists the symbols held without greeks at that snapshot (left out of the sums).
+    """
+
+    book: LayerGreeks = LayerGreeks()
+    layers: Mapping[str, LayerGreeks] = field(default_factory=dict)
+    unpriced: tuple[str, ...] = ()
+
+
+def position_greeks(position: Position, source: GreeksSource) -> LayerGreeks | None:
+    """Dollar greeks of one position; None when an option has no greeks at ``source``."""
+    contract = position.contract
+    size = position.quantity * contract.multiplier
+    if isinstance(contract, FutureContract):
+        return LayerGreeks(vix_delta=float(size))
+    g = source.option_greeks(contract)
+    if g is None:
+        return None
+    delta, gamma = float(g.delta) * size, float(g.gamma) * size
+    vega, theta = float(g.vega) * size, float(g.theta) * size
+    if contract.root is Root.SPX:
+        return LayerGreeks(delta, gamma, 0.0, 0.0, vega, theta)
+    return LayerGreeks(0.0, 0.0, delta, gamma, vega, theta)
+
+
+def book_greeks(positions: Iterable[Position], source: GreeksSource) -> BookGreeks:
+    """Sum :func:`position_greeks` per layer and over the book."""
+    layers: dict[str, LayerGreeks] = {}
+    unpriced: list[str] = []
+    for pos in positions:
+        greeks = position_greeks(pos, source)
+        if greeks is None:
+            unpriced.append(pos.contract.symbol)
+            continue
+        layers[pos.layer] = layers.get(pos.layer, LayerGreeks()) + greeks
+    book = sum(layers.values(), LayerGreeks())
+    return BookGreeks(book, dict(sorted(layers.items())), tuple(unpriced))

@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 64 bad arguments (EX_USAGE), 70 internal error or contained handler errors
 (EX_SOFTWARE), 71 cannot bind the API (EX_OSERR), 73 unusable state directory (EX_CANTCREAT),
-74 ledger write failed (EX_IOERR), 78 bad config (EX_CONFIG).
+74 ledger write failed (EX_IOERR), 76 recovery diverged from the ledger, 78 bad config
+(EX_CONFIG).
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from typing import NoReturn
 from daemon.calc import add_calc_parser
 from daemon.config import ConfigError, load_config
 from daemon.logging import configure_logging
+from daemon.runner import RunSpec
 from market.calendar import CALENDAR_START, CalendarRangeError, trading_calendar
 
 EX_USAGE = 64
 EX_SOFTWARE = 70
 EX_CANTCREAT = 73
 EX_IOERR = 74
+EX_DIVERGED = 76
 EX_CONFIG = 78
+EX_DATAERR = 65
 DEFAULT_START = date(2025, 1, 2)
 LAST_START = date(2039, 12, 31)
 """Latest --start: the calendar ends 2040-12-31 and the market lists expiries months ahead."""
@@ -94,13 +98,8 @@ def _add_market_args(p: argparse.ArgumentParser, scenario_default: str | None) -
         default=scenario_default,
         help="scripted VIX path laid over the model (default: the base model)",
     )
-    p.add_argument("--seed", type=_int_in(0, MAX_SEED), default=1, help="random seed (default 1)")
-    p.add_argument(
-        "--start",
-        type=_date,
-        default=DEFAULT_START,
-        help="first session, YYYY-MM-DD (default 2025-01-02)",
-    )
+    p.add_argument("--seed", type=_int_in(0, MAX_SEED), help="random seed (default 1)")
+    p.add_argument("--start", type=_date, help="first session, YYYY-MM-DD (default 2025-01-02)")
     p.add_argument("--state-dir", type=Path, help="directory of the ledger")
 
 
@@ -119,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", type=_int_in(0, 65535), help="API port (default from config: 8765)")
     run.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
+    run.add_argument(
+        "--new", action="store_true", help="archive the state dir's ledger and start fresh"
+    )
     run.set_defaults(func=_cmd_run)
 
     sim = sub.add_parser(
@@ -127,7 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market_args(sim, None)
     sim.add_argument("--days", type=_int_in(1, 100_000), required=True, help="number of sessions")
     sim.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    mode = sim.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the run in --state-dir (re-derive it from its ledger, then go on)",
+    )
+    mode.add_argument(
+        "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
+    )
     sim.set_defaults(func=_cmd_simulate)
+
+    ledger = sub.add_parser("ledger", help="inspect the ledger")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=_Parser)
+    verify = ledger_sub.add_parser(
+        "verify", help="check the ledger's cash, positions and orders add up"
+    )
+    verify.add_argument("--state-dir", type=Path, help="directory of the ledger")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=_cmd_ledger_verify)
 
     add_calc_parser(sub)
     return parser
@@ -150,18 +170,41 @@ class _UsageError(Exception):
     """A bad combination of arguments found after parsing (exit 64)."""
 
 
+def _fresh_spec(args: argparse.Namespace) -> RunSpec:
+    return RunSpec(
+        args.scenario,
+        1 if args.seed is None else args.seed,
+        DEFAULT_START if args.start is None else args.start,
+    )
+
+
+def _given_spec(args: argparse.Namespace) -> dict[str, object]:
+    """The run-defining arguments given on the command line (a resume may only repeat them)."""
+    given = {"scenario": args.scenario, "seed": args.seed, "start": args.start}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from daemon.runner import RunSpec, simulate
+    from daemon.runner import simulate
     from daemon.statedir import open_batch_state_dir
 
     config = load_config(args.config)
-    _check_span(args.start, args.days)
+    spec = _fresh_spec(args)
+    _check_span(spec.start, args.days)
     configure_logging(config.runtime.log_level, "json", stream=sys.stderr)
-    state, temporary = open_batch_state_dir(args.state_dir)
+    mode = "resume" if args.resume else "new" if args.new else "fresh"
+    state, temporary = open_batch_state_dir(args.state_dir, mode)
     with state:
         if temporary:
             print(f"alvh: state directory: {state.path}", file=sys.stderr)
-        summary = simulate(config, RunSpec(args.scenario, args.seed, args.start), args.days, state)
+        summary = simulate(
+            config,
+            spec,
+            args.days,
+            state,
+            resume=args.resume,
+            expect=_given_spec(args) if args.resume else None,
+        )
     if args.json:
         print(json.dumps(summary, sort_keys=True, allow_nan=False))
     else:
@@ -176,6 +219,25 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from brokers.ledger import Ledger
+    from brokers.ledger_verify import verify_ledger
+    from daemon.statedir import StateDir
+
+    path = args.state_dir or Path(os.environ.get("STATE_DIRECTORY", "alvh-state"))
+    with StateDir(path) as state:
+        if not state.has_ledger():
+            raise _UsageError(f"--state-dir: {path} holds no ledger")
+        with Ledger.open(state.ledger_path) as ledger:
+            report = verify_ledger(ledger)
+    if args.json:
+        print(json.dumps(report.to_dict(), sort_keys=True))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else EX_DATAERR
+
+
 def _print_summary(summary: dict[str, object]) -> None:
     def walk(d: dict[str, object], prefix: str = "") -> None:
         for key, value in d.items():
@@ -188,7 +250,7 @@ def _print_summary(summary: dict[str, object]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from daemon.runner import RunSpec, run_daemon
+    from daemon.runner import run_daemon
     from daemon.statedir import StateDir
 
     overrides: dict[str, dict[str, object]] = {}
@@ -200,8 +262,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     configure_logging(config.runtime.log_level, args.log_format)
     path = args.state_dir or Path(os.environ.get("STATE_DIRECTORY", "alvh-state"))
     with StateDir(path) as state:
-        spec = RunSpec(args.scenario, args.seed, args.start)
-        return asyncio.run(run_daemon(config, spec, state))
+        expect = _given_spec(args) if state.has_ledger() and not args.new else None
+        return asyncio.run(
+            run_daemon(config, _fresh_spec(args), state, new=args.new, expect=expect)
+        )
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -210,6 +274,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from brokers.ledger import LedgerError
+    from brokers.recovery import Divergence
+    from daemon.runner import ResumeError
     from daemon.statedir import StateDirError
 
     args = build_parser().parse_args(argv)
@@ -228,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     except StateDirError as exc:
         print(f"alvh: error: {exc}", file=sys.stderr)
         return EX_CANTCREAT
+    except ResumeError as exc:
+        print(f"alvh: error: {exc}", file=sys.stderr)
+        return EX_USAGE
+    except Divergence as exc:
+        print(f"alvh: error: recovery diverged from the ledger: {exc}", file=sys.stderr)
+        return EX_DIVERGED
     except (LedgerError, sqlite3.Error) as exc:
         print(f"alvh: error: ledger: {exc}", file=sys.stderr)
         return EX_IOERR

@@ -3,22 +3,33 @@
 Subscription order on a snapshot is the SPEC section 10 phase order: the clock advances, the
 broker settles and matches resting orders, the shared market state updates, then the actors.
 Orders the actors send are dispatched right after, at the same timestamp.
+
+The engine also owns what happens *between* snapshots: control events (pause, resume,
+flatten, reload) take effect after the snapshot at their feed position, are recorded there,
+and recovery re-applies them at the same place.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from brokers.broker import PaperBroker
 from brokers.events import (
     AccountMarked,
     ContractSettled,
+    FlattenStarted,
     OrderFilled,
     OrderRejected,
 )
 from brokers.ledger import Ledger
-from brokers.orders import CancelOrder, SubmitOrder
+from brokers.orders import CancelOrder, Flatten, PauseTrading, ResumeTrading, SubmitOrder
+from brokers.recovery import LedgerReplay
 from daemon.bus import EventBus
 from daemon.config import AppConfig
 from daemon.eventlog import EVENT_NAMES, make_logger
@@ -28,6 +39,30 @@ from strategies.condor import CondorActor
 from strategies.events import ExitRule, Regime
 from strategies.state import MarketState
 
+log = structlog.get_logger("alvh.daemon.engine")
+
+HOT_RELOADABLE = ("strategy",)
+"""Config sections a reload applies at once; a change anywhere else needs a restart."""
+
+
+def config_hash(config: AppConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """An operator's control event: ``kind`` is pause, resume, flatten or reload."""
+
+    kind: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(self.payload, sort_keys=True)
+
+
+CONTROL_KINDS = ("pause", "resume", "flatten", "reload", "stop")
+"""``stop`` only marks where a daemon stopped, so a restart resumes from that feed position."""
+
 
 class Engine:
     """One trading pipeline over a ledger; the same object runs `simulate` and `run`."""
@@ -35,12 +70,13 @@ class Engine:
     def __init__(
         self,
         config: AppConfig,
-        ledger: Ledger,
+        ledger: Ledger | LedgerReplay,
         bus: EventBus,
         clock: SimulatedClock,
         log_events: bool = True,
     ) -> None:
         self.config = config
+        self.ledger = ledger
         self.bus = bus
         self.clock = clock
         publish = bus.publish
@@ -64,6 +100,10 @@ class Engine:
         sub(MarketSnapshot, self.condor.on_market_snapshot)
         sub(SubmitOrder, self.broker.on_submit_order)
         sub(CancelOrder, self.broker.on_cancel_order)
+        sub(PauseTrading, self.broker.on_pause_trading)
+        sub(ResumeTrading, self.broker.on_resume_trading)
+        sub(Flatten, self.broker.on_flatten)
+        sub(FlattenStarted, self.condor.on_flatten_started)
         sub(OrderFilled, self.condor.on_order_filled)
         sub(OrderRejected, self.condor.on_order_rejected)
         sub(ContractSettled, self.condor.on_contract_settled)
@@ -72,15 +112,106 @@ class Engine:
             for event_type in EVENT_NAMES:
                 sub(event_type, make_logger(event_type))
 
+    # -- snapshots ---------------------------------------------------------------------------
+
     def _on_market_snapshot(self, snap: MarketSnapshot) -> None:
+        last = self.last_snapshot
+        if last is not None and snap.session != last.session:
+            self._record_daily_mark(last)
+        self.ledger.position = snap.seq
         self.clock.advance_to(snap.ts)
         self.ticks += 1
         self.last_snapshot = snap
         self.last_snapshot_monotonic = time.monotonic()
 
+    def _record_daily_mark(self, close: MarketSnapshot) -> None:
+        """The end-of-session mark, taken before the next session's snapshot touches anything."""
+        portfolio = self.broker.portfolio
+        self.ledger.record_daily_mark(
+            {
+                "session": close.session.isoformat(),
+                "ts": close.ts.isoformat(),
+                "equity": round(self.broker.equity(), 2),
+                "cash": round(portfolio.cash, 2),
+                "spx": close.spx,
+                "vix": close.vix,
+                "regime": self.state.regime.value,
+                "layer_pnl": json.dumps(
+                    {
+                        layer: round(portfolio.realized_pnl(layer), 2)
+                        for layer in portfolio.layers()
+                    },
+                    sort_keys=True,
+                ),
+                "hedge_size": 0.0,
+            }
+        )
+
     def finish(self) -> None:
-        """The feed has ended: count the last session."""
+        """The feed has ended: count and mark the last session."""
+        if self.last_snapshot is not None:
+            self._record_daily_mark(self.last_snapshot)
         self.state.finish()
+
+    # -- control events ----------------------------------------------------------------------
+
+    def control(self, control: Control, record: bool = True) -> None:
+        """Apply a control event between snapshots; record it at the current feed position."""
+        if control.kind not in CONTROL_KINDS:
+            raise ValueError(f"unknown control event {control.kind!r} (known: {CONTROL_KINDS})")
+        ts = self.clock.now()
+        if record:
+            self.ledger_writer().record_control_event(ts, control.kind, control.to_json())
+        if control.kind == "reload":
+            self._reload(AppConfig.model_validate_json(control.payload["config"]), ts, record)
+        elif control.kind != "stop":
+            log.info(
+                "control_applied",
+                kind=control.kind,
+                position=self.ledger.position,
+                **control.payload,
+            )
+            self._dispatch_control(control)
+
+    def _dispatch_control(self, control: Control) -> None:
+        """Hand pause, resume or flatten to the broker now, ahead of any queued snapshot."""
+        reason = str(control.payload.get("reason", "operator"))
+        command = {"pause": PauseTrading, "resume": ResumeTrading, "flatten": Flatten}[
+            control.kind
+        ](reason)
+        self.bus.dispatch(command)
+
+    def _reload(self, new: AppConfig, ts: Any, record: bool) -> None:
+        old = self.config
+        changed = sorted(
+            section
+            for section in type(old).model_fields
+            if getattr(old, section) != getattr(new, section)
+        )
+        applied = [s for s in changed if s in HOT_RELOADABLE]
+        deferred = [s for s in changed if s not in HOT_RELOADABLE]
+        self.state.reconfigure(new.strategy.regime)
+        self.condor.reconfigure(new.strategy.condor, new.strategy.exits)
+        # Keep the sections that need a restart as they were: the run goes on under them.
+        self.config = old.model_copy(update={s: getattr(new, s) for s in applied})
+        if record:
+            self.ledger_writer().record_config_version(
+                ts, config_hash(self.config), self.config.model_dump_json(indent=2)
+            )
+        log.info(
+            "config_reloaded",
+            applied=applied,
+            needs_restart=deferred,
+            position=self.ledger.position,
+            config_hash=config_hash(self.config),
+        )
+
+    def ledger_writer(self) -> Ledger:
+        """The ledger that control events and config versions go to (never re-derived)."""
+        ledger = self.ledger
+        return ledger.ledger if isinstance(ledger, LedgerReplay) else ledger
+
+    # -- summary -----------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
         """The run summary (`alvh simulate --json`); deterministic for a given run."""
@@ -88,24 +219,29 @@ class Engine:
         condor = self.condor.stats
         exits = {
             rule.value: condor.exits.get(rule.value, 0)
-            for rule in (ExitRule.CREDIT_STOP, ExitRule.DTE)
+            for rule in (ExitRule.CREDIT_STOP, ExitRule.DTE, ExitRule.FLATTEN)
         }
         exits["settlement"] = condor.exits.get("settlement", 0)
+        portfolio = self.broker.portfolio
+        rejects = dict(sorted(stats.rejects_by_reason.items()))
         return {
             "ticks": self.ticks,
             "handler_errors": self.bus.handler_errors,
             "orders": stats.orders,
             "fills": stats.fills,
             "rejected_orders": stats.rejected_orders,
-            "rejects_by_reason": dict(sorted(stats.rejects_by_reason.items())),
+            "rejected_orders_by_reason": rejects,
+            "rejects_by_reason": rejects,
+            "settlements": stats.settlements,
             "final_equity": round(self.broker.equity(), 2),
-            "fees": round(self.broker.portfolio.fees_paid, 2),
+            "final_cash": round(portfolio.cash, 2),
+            "fees": round(portfolio.fees_paid, 2),
             "layers": {
                 "condor": {
                     "opened": condor.opened,
                     "closed": condor.closed,
                     "open": len(self.condor.open_condors()),
-                    "realized_pnl": round(self.broker.portfolio.realized_pnl("condor"), 2),
+                    "realized_pnl": round(portfolio.realized_pnl("condor"), 2),
                 }
             },
             "exits": exits,

@@ -10,7 +10,15 @@ from typing import Any
 
 import structlog
 
-from brokers.events import ContractSettled, OrderCancelled, OrderFilled, OrderRejected
+from brokers.events import (
+    ContractSettled,
+    FlattenStarted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    TradingPaused,
+    TradingResumed,
+)
 from brokers.orders import SubmitOrder
 from market.instruments import OptionContract
 from strategies.events import CondorClosed, CondorOpened, ExitTriggered, RegimeChanged
@@ -23,6 +31,9 @@ EVENT_NAMES: dict[type, str] = {
     OrderFilled: "fill_recorded",
     OrderCancelled: "order_cancelled",
     ContractSettled: "contract_settled",
+    TradingPaused: "trading_paused",
+    TradingResumed: "trading_resumed",
+    FlattenStarted: "flatten_started",
     RegimeChanged: "regime_changed",
     ExitTriggered: "exit_triggered",
     CondorOpened: "condor_opened",

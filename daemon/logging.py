@@ -13,6 +13,28 @@ import structlog
 
 LogFormat = Literal["auto", "json", "console"]
 
+
+class ReplayGate:
+    """Process-wide: on while recovery fast-forwards over recorded history, so old events are
+    not logged again (errors still are); recovery logs one ``recovery_completed`` line."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = False
+
+
+REPLAYING = ReplayGate()
+
+
+def _drop_while_replaying(
+    logger: object, method_name: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    if REPLAYING.active and method_name not in ("error", "critical", "exception"):
+        raise structlog.DropEvent
+    return event_dict
+
+
 CACHE_LOGGERS = True
 """Cache bound loggers on first use (fast). Tests turn it off: cached loggers would keep
 writing to a stream that pytest has already closed."""
@@ -26,6 +48,7 @@ def configure_logging(
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     numeric = logging.getLevelNamesMapping()[level.upper()]
     base: list[structlog.types.Processor] = [
+        _drop_while_replaying,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -45,7 +68,7 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
-            foreign_pre_chain=[*base, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*base[1:], structlog.stdlib.add_logger_name],
         )
     )
     root = logging.getLogger()

@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from brokers.ledger import Ledger, LedgerError
+from brokers.recovery import Divergence, LedgerReplay
 from daemon.api import build_app
 from daemon.bus import EventBus
 from daemon.clock import LiveClock
 from daemon.config import AppConfig
-from daemon.engine import Engine
+from daemon.engine import Control, Engine, config_hash
+from daemon.pipeline import Pipeline, recorded_controls
 from daemon.statedir import StateDir
 from market.calendar import trading_calendar
 from market.clock import SimulatedClock
@@ -32,6 +35,8 @@ log = structlog.get_logger("alvh.daemon")
 ALVH_VERSION = "0.1.0"
 EX_SOFTWARE = 70
 EX_OSERR = 71
+EX_DIVERGED = 76
+"""Recovery re-derived something other than the ledger holds (RestartPreventExitStatus)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +48,89 @@ class RunSpec:
 
 def make_bus(config: AppConfig) -> EventBus:
     """The pipeline's bus: a failed ledger write stops the run instead of being contained."""
-    return EventBus(config.runtime.bus_queue_size, fatal=(LedgerError, sqlite3.Error))
+    return EventBus(config.runtime.bus_queue_size, fatal=(LedgerError, sqlite3.Error, Divergence))
 
 
-def _open_ledger(config: AppConfig, state: StateDir, spec: RunSpec) -> Ledger:
-    """Open the ledger and pin the run: seed, scenario, start, cadence and the full effective
-    config (as JSON: every field, not just the ones a file changed)."""
+class ResumeError(Exception):
+    """A resume asked for something the ledger's run record contradicts (exit 64)."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An engine over a state directory, fresh or recovering, and the pipeline that feeds it."""
+
+    config: AppConfig
+    spec: RunSpec
+    ledger: Ledger
+    engine: Engine
+    pipeline: Pipeline
+
+
+def _start_engine(config: AppConfig, spec: RunSpec, writer: Ledger | LedgerReplay) -> Engine:
+    engine = Engine(config, writer, make_bus(config), _clock_for(spec.start))
+    equity = config.account.starting_equity
+    writer.record_cash_movement(engine.clock.now(), "deposit", equity, equity)
+    return engine
+
+
+def prepare(
+    config: AppConfig,
+    spec: RunSpec,
+    state: StateDir,
+    *,
+    resume: bool,
+    expect: Mapping[str, object] | None = None,
+    planned: Mapping[int, Iterable[Control]] | None = None,
+) -> Prepared:
+    """Open the state dir's ledger and build the pipeline.
+
+    Fresh: record the run (seed, scenario, start, cadence, version) and the config at feed
+    position -1. Resume: take seed, scenario, start and the initial config from the ledger
+    (``spec`` may only repeat them), replay its control events in place, and verify the
+    re-derived run against it (:class:`LedgerReplay`); ``expect`` holds the run-defining
+    arguments the user gave, which must agree with the ledger's run. A command-line config
+    that differs from the ledger's latest takes effect where the recovery completes
+    (``config_changed``).
+    """
+    if resume and not state.has_ledger():
+        log.warning("ledger_empty_starting_fresh", ledger=str(state.ledger_path))
+        resume = False
     ledger = Ledger.open(state.ledger_path)
-    ledger.record_run(
-        seed=spec.seed,
-        scenario=spec.scenario,
-        start=spec.start.isoformat(),
-        cadence_minutes=config.market.cadence_minutes,
-        alvh_version=ALVH_VERSION,
-        config_text=config.model_dump_json(indent=2),
-    )
-    return ledger
+    try:
+        runs = ledger.runs()
+        if resume and not runs:
+            # Killed before its run record committed: nothing happened yet, start it afresh.
+            log.warning("ledger_empty_starting_fresh", ledger=str(state.ledger_path))
+            resume = False
+        if not resume:
+            ledger.record_run(
+                seed=spec.seed,
+                scenario=spec.scenario,
+                start=spec.start.isoformat(),
+                cadence_minutes=config.market.cadence_minutes,
+                alvh_version=ALVH_VERSION,
+                config_text=config.model_dump_json(indent=2),
+                config_hash=config_hash(config),
+                wall_ts=datetime.now(UTC),
+            )
+            engine = _start_engine(config, spec, ledger)
+            return Prepared(config, spec, ledger, engine, Pipeline(engine, planned=planned))
+        run = runs[0]
+        recorded_spec = RunSpec(run["scenario"], int(run["seed"]), date.fromisoformat(run["start"]))
+        wrong = {k: v for k, v in (expect or {}).items() if getattr(recorded_spec, k) != v}
+        if wrong:
+            raise ResumeError(
+                f"the ledger's run is scenario={recorded_spec.scenario} seed={recorded_spec.seed}"
+                f" start={recorded_spec.start}; resume it without other --scenario/--seed/--start"
+            )
+        initial = AppConfig.model_validate_json(ledger.config_versions()[0]["config_text"])
+        replay = LedgerReplay(ledger)
+        engine = _start_engine(initial, recorded_spec, replay)
+        pipeline = Pipeline(engine, replay, recorded_controls(ledger), planned, config)
+        return Prepared(initial, recorded_spec, ledger, engine, pipeline)
+    except BaseException:
+        ledger.close()
+        raise
 
 
 def _clock_for(start: date) -> SimulatedClock:
@@ -70,65 +142,114 @@ def _clock_for(start: date) -> SimulatedClock:
 # -- simulate ----------------------------------------------------------------------------------
 
 
-def simulate(config: AppConfig, spec: RunSpec, days: int, state: StateDir) -> dict[str, Any]:
-    """Run ``days`` sessions of the simulated market through the pipeline; return the summary."""
-    ledger = _open_ledger(config, state, spec)
+def simulate(
+    config: AppConfig,
+    spec: RunSpec,
+    days: int,
+    state: StateDir,
+    *,
+    resume: bool = False,
+    expect: Mapping[str, object] | None = None,
+    planned: Mapping[int, Iterable[Control]] | None = None,
+) -> dict[str, Any]:
+    """Run the simulated market through the pipeline for ``days`` sessions in all (a resume
+    re-derives the sessions already run, then goes on); return the whole run's summary."""
+    prepared = prepare(config, spec, state, resume=resume, expect=expect, planned=planned)
     try:
-        bus = make_bus(config)
-        engine = Engine(config, ledger, bus, _clock_for(spec.start))
-        sim = Simulator(config.market, seed=spec.seed, start=spec.start, scenario=spec.scenario)
-        dispatch = bus.dispatch
-        for snap in sim.snapshots(days):
-            dispatch(snap)
-        engine.finish()
-        return engine.summary()
+        process = prepared.pipeline.process
+        market = Simulator(
+            prepared.config.market,
+            seed=prepared.spec.seed,
+            start=prepared.spec.start,
+            scenario=prepared.spec.scenario,
+        )
+        for snap in market.snapshots(days):
+            process(snap)
+        prepared.pipeline.finish()
+        return prepared.engine.summary()
     finally:
-        ledger.close()
+        prepared.pipeline.close()
+        prepared.ledger.close()
 
 
 # -- run ---------------------------------------------------------------------------------------
 
 
-async def _feed(
-    sim: Simulator, bus: EventBus, time_scale: float, cadence_s: float, clock: LiveClock
-) -> None:
-    """Put snapshots on the bus, market time advancing ``time_scale`` x wall time.
+FAST_FORWARD_CHUNK = 500
+"""Snapshots re-derived between two yields to the event loop while recovering."""
 
-    Nights, weekends and holidays are skipped: the wait before a snapshot is the in-session
-    gap from the previous one, never more than one cadence step.
+
+async def _feed(
+    sim: Simulator,
+    pipeline: Pipeline,
+    time_scale: float,
+    cadence_s: float,
+    clock: LiveClock,
+) -> None:
+    """Feed snapshots through the pipeline, market time advancing ``time_scale`` x wall time.
+
+    While recovering, snapshots go through as fast as they can, yielding to the event loop every
+    ``FAST_FORWARD_CHUNK`` (the API and signals stay live). Then nights, weekends and holidays
+    are skipped: the wait before a snapshot is the in-session gap from the previous one, never
+    more than one cadence step. Snapshots are processed on the loop between awaits, so an API
+    command never waits behind a backlog of snapshots.
     """
     prev: datetime | None = None
     next_wall = clock.monotonic()
+    since_yield = 0
     for snap in sim.snapshots(None):
+        if pipeline.recovering:
+            pipeline.process(snap)
+            since_yield += 1
+            if since_yield >= FAST_FORWARD_CHUNK:
+                since_yield = 0
+                await asyncio.sleep(0)
+            next_wall = clock.monotonic()
+            prev = snap.ts
+            continue
         if prev is not None:
             gap = min((snap.ts - prev).total_seconds(), cadence_s)
             next_wall += gap / time_scale
             delay = next_wall - clock.monotonic()
             if delay > 0:
                 await clock.sleep(delay)
-        await bus.put(snap)
+        pipeline.process(snap)
         prev = snap.ts
 
 
-async def run_daemon(config: AppConfig, spec: RunSpec, state: StateDir) -> int:
-    """The daemon: feed, bus dispatcher and API until SIGTERM/SIGINT; returns the exit code."""
+async def run_daemon(
+    config: AppConfig,
+    spec: RunSpec,
+    state: StateDir,
+    *,
+    new: bool,
+    expect: Mapping[str, object] | None = None,
+) -> int:
+    """The daemon: feed and API until SIGTERM/SIGINT; returns the exit code.
+
+    A state dir holding a ledger is resumed (recovery by fast-forward) unless ``new``, which
+    archives it and starts fresh.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    archived = state.archive_ledger()
-    if archived is not None:
-        log.warning(
-            "ledger_archived",
-            state_dir=str(state.path),
-            archive=str(archived),
-            reason="recovery is not implemented yet; starting a fresh ledger",
-        )
-    ledger = _open_ledger(config, state, spec)
-    bus = make_bus(config)
-    engine = Engine(config, ledger, bus, _clock_for(spec.start))
-    sim = Simulator(config.market, seed=spec.seed, start=spec.start, scenario=spec.scenario)
+    resume = state.has_ledger() and not new
+    if new:
+        archived = state.archive_ledger()
+        if archived is not None:
+            log.warning(
+                "ledger_archived", state_dir=str(state.path), archive=str(archived), reason="--new"
+            )
+    prepared = prepare(config, spec, state, resume=resume, expect=expect)
+    engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
+    market = Simulator(
+        prepared.config.market,
+        seed=prepared.spec.seed,
+        start=prepared.spec.start,
+        scenario=prepared.spec.scenario,
+    )
 
     runner = web.AppRunner(build_app(engine), shutdown_timeout=5.0, access_log=None)
     await runner.setup()
@@ -144,40 +265,44 @@ async def run_daemon(config: AppConfig, spec: RunSpec, state: StateDir) -> int:
         "daemon_started",
         state_dir=str(state.path),
         api=f"http://{config.api.host}:{config.api.port}",
-        scenario=spec.scenario,
-        seed=spec.seed,
-        start=spec.start.isoformat(),
+        mode="resume" if resume else "new",
+        scenario=prepared.spec.scenario,
+        seed=prepared.spec.seed,
+        start=prepared.spec.start.isoformat(),
         time_scale=config.runtime.time_scale,
     )
 
-    dispatcher = asyncio.create_task(bus.run(), name="bus-dispatcher")
     feed = asyncio.create_task(
         _feed(
-            sim, bus, config.runtime.time_scale, config.market.cadence_minutes * 60.0, LiveClock()
+            market,
+            pipeline,
+            config.runtime.time_scale,
+            prepared.config.market.cadence_minutes * 60.0,
+            LiveClock(),
         ),
         name="feed",
     )
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
-    done, _ = await asyncio.wait({stopper, feed, dispatcher}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({stopper, feed}, return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
-    for task in done - {stopper}:
-        failure = task.exception()
-        if failure is not None:
-            log.error("task_failed", task=task.get_name(), exc_info=failure)
+    if feed in done and feed.exception() is not None:
+        failure = feed.exception()
+        if isinstance(failure, Divergence):
+            log.error("recovery_diverged", mismatch=str(failure))
+            exit_code = EX_DIVERGED
+        else:
+            log.error("task_failed", task=feed.get_name(), exc_info=failure)
             exit_code = EX_SOFTWARE
+    recovering = pipeline.recovering
+    pipeline.close()
     log.info("daemon_stopping", snapshots=engine.ticks)
     feed.cancel()
     stopper.cancel()
-    if not dispatcher.done():
-        await bus.stop()
-        try:
-            await asyncio.wait_for(dispatcher, timeout=10.0)
-        except Exception as exc:  # the drain itself failed: report, still shut down in order
-            log.error("task_failed", task=dispatcher.get_name(), exc_info=exc)
-            exit_code = EX_SOFTWARE
     await asyncio.gather(feed, stopper, return_exceptions=True)
     await runner.cleanup()
-    engine.finish()
+    if exit_code == 0 and not recovering and engine.last_snapshot is not None:
+        # Mark where market time stopped: a restart resumes from here, not from the last fill.
+        engine.control(Control("stop", {"reason": "signal"}))
     ledger.close()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)

@@ -27,6 +27,8 @@ class StateDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.used_before = (path / LOCK_NAME).exists()
+        """An alvh process has owned this directory before (it may have died before writing)."""
         try:
             path.mkdir(parents=True, exist_ok=True)
             fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o640)
@@ -80,18 +82,29 @@ class StateDir:
         self.close()
 
 
-def open_batch_state_dir(path: Path | None) -> tuple[StateDir, bool]:
+def open_batch_state_dir(path: Path | None, mode: str = "fresh") -> tuple[StateDir, bool]:
     """Lock the state dir of a batch run; return it and whether it is a new temporary one.
 
-    A state dir that already holds a ledger is refused: resuming comes with recovery.
+    ``mode``: ``fresh`` refuses a dir that holds a ledger; ``resume`` needs one, or a dir an
+    alvh process owned and died in before writing it (then the run starts afresh); ``new``
+    archives it and starts fresh.
     """
     if path is None:
+        if mode == "resume":
+            raise StateDirError("--resume needs the --state-dir of the run to resume")
         return StateDir(Path(tempfile.mkdtemp(prefix="alvh-simulate-"))), True
     state = StateDir(path)
-    if state.has_ledger():
+    try:
+        if mode == "resume" and not state.has_ledger() and not state.used_before:
+            raise StateDirError(f"--resume: {path} holds no ledger to resume")
+        if mode == "fresh" and state.has_ledger():
+            raise StateDirError(
+                f"--state-dir {path} already holds a ledger ({LEDGER_NAME}): pass --resume to"
+                " go on with that run or --new to archive it and start fresh"
+            )
+        if mode == "new":
+            state.archive_ledger()
+    except BaseException:
         state.close()
-        raise StateDirError(
-            f"--state-dir {path} already holds a ledger ({LEDGER_NAME}); resuming a run is "
-            "not supported yet: pass an empty or new directory"
-        )
+        raise
     return state, False

@@ -18,6 +18,9 @@ Model, in trading-session time (one session = one unit; 252 a year):
   reversion and jump odds.
 - The SOQ (VRO) prints on the first snapshot of an SPX (VX) expiry session: the opening SPX (VIX)
   with its own small log-normal noise.
+- Option surfaces follow the VIX deterministically: SPX vols from ``SpxSurface.from_vix``, VIX
+  option vols (vol-of-vol with call skew) from a ``VixSurface`` evaluated at the VIX; no random
+  draws.
 
 A scenario (``market.scenarios``) replaces the model's log-VIX with its script plus noise; the
 noise takes the place of the VIX diffusion shock, and scripted moves push SPX like jumps do.
@@ -46,7 +49,7 @@ from market.calendar import (
 )
 from market.scenarios import Scenario, get_scenario
 from market.snapshot import SPX_EXPIRIES_LISTED, FuturePoint, MarketSnapshot
-from market.surface import SpreadModel, SpxSurface
+from market.surface import SpreadModel, SpxSurface, VixSpreadModel, VixSurface
 
 SESSIONS_PER_YEAR = 252.0
 _SECONDS_PER_YEAR = 365.0 * 86400.0
@@ -120,6 +123,21 @@ class SimulatorConfig(
     skew_smoothness: float = Field(0.035, gt=0)
     """Width of the smile's rounding, in log-moneyness / sqrt(years)."""
 
+    vix_option_atm_vol: float = Field(0.90, gt=0)
+    """30-day ATM implied vol (decimal) of VIX options when the VIX is at
+    ``vix_option_reference_vix``."""
+    vix_option_reference_vix: float = Field(14.0, gt=0)
+    """VIX level at which the 30-day VIX-option ATM vol is ``vix_option_atm_vol``."""
+    vix_option_vol_elasticity: float = Field(0.30, ge=0)
+    """Elasticity of VIX-option ATM vol to the VIX level (below 1: vol-of-vol rises less than
+    proportionally)."""
+    vix_option_term_exponent: float = Field(0.25, ge=0)
+    """Power-law decay of VIX-option ATM vol with maturity."""
+    vix_option_call_wing: float = Field(0.30, ge=0)
+    """Relative VIX-option vol added per ATM standard deviation up the call wing."""
+    vix_option_put_wing: float = Field(0.05, ge=0)
+    """Relative VIX-option vol removed per ATM standard deviation down the put wing."""
+
     spread_base_width: float = Field(0.10, gt=0)
     """Quoted width of a near-worthless option at the reference VIX (index points)."""
     spread_price_fraction: float = Field(0.008, ge=0)
@@ -162,6 +180,17 @@ class SimulatorConfig(
             call_slope=self.skew_call_slope,
             kink=self.skew_kink,
             smoothness=self.skew_smoothness,
+        )
+
+    def vix_surface(self) -> VixSurface:
+        """The VIX-option surface (evaluated at each snapshot's VIX)."""
+        return VixSurface(
+            self.vix_option_atm_vol,
+            self.vix_option_reference_vix,
+            self.vix_option_vol_elasticity,
+            self.vix_option_term_exponent,
+            self.vix_option_call_wing,
+            self.vix_option_put_wing,
         )
 
 
@@ -243,6 +272,8 @@ class Simulator:
         rng = np.random.default_rng(self.seed)
         spreads = cfg.spread_model()
         surface_for = cfg.surface
+        vix_surface = cfg.vix_surface()
+        vix_spreads = VixSpreadModel()
         rate, div = cfg.rate, cfg.div_yield
         carry = rate - div
 
@@ -385,5 +416,7 @@ class Simulator:
                     if first and plan.is_vx_expiry
                     else None,
                     spreads,
+                    vix_surface,
+                    vix_spreads,
                 )
                 seq += 1

@@ -1,7 +1,8 @@
-"""The SPX implied-volatility surface and the bid/ask spread model (SPEC section 4).
+"""Implied-volatility surfaces (SPX, VIX options), bid/ask spread and quote-size models (SPEC
+section 4).
 
-Both are a handful of numbers carried by every snapshot, so a snapshot can price and quote any
-listed contract on its own and a recorded session stays small.
+Each is a handful of numbers carried by every snapshot (the size models are fixed conventions), so
+a snapshot can price and quote any listed contract on its own and a recorded session stays small.
 
 The surface, in log-moneyness ``k = ln(K / F)`` against the forward and calendar years ``T``::
 
@@ -171,3 +172,178 @@ class SpreadModel:
     @classmethod
     def from_dict(cls, d: dict[str, float]) -> SpreadModel:
         return cls(**{k: float(v) for k, v in d.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class VixSurface:
+    """Implied vols of VIX options (Black-76 on the VX future of the same expiry), given the VIX.
+
+    Like :class:`SpreadModel`, it is a rule evaluated at the snapshot's VIX, so one instance serves
+    a whole simulated session. In standardized moneyness ``x = ln(K / F) / (atm * sqrt(T))`` (ATM
+    standard deviations)::
+
+        atm(T, vix) = atm_vol_at_reference * (vix / reference_vix) ** vix_elasticity
+                      * (max(T, min_years) / 30 days) ** -term_exponent
+        vol(x) = softcap(atm * (1 + a x + b (sqrt(x^2 + s^2) - s)))
+
+    - Level: vol-of-vol rises with the VIX but far less than proportionally (90% at VIX 14, 113%
+      at 30, 140% at 60 for 30 days; VVIX history 2007-2025: median ~85 at VIX 12-15, ~105 at
+      28-35, ~116 above 50, and VVIX, a variance-swap level, sits above the ATM vol). History mode
+      can pin the level to a VVIX print by setting ``reference_vix`` to that day's VIX.
+    - Term structure: a power law, shorter expiries carrying more vol-of-vol.
+    - Smile: ``a = (call_wing + put_wing) / 2``, ``b = (call_wing - put_wing) / 2``: the vol rises
+      by ``call_wing`` of the ATM vol per standard deviation up the call wing (the VIX spikes up,
+      not down) and falls by ``put_wing`` per standard deviation down the put wing. ``softcap``
+      is ``vol_cap * tanh(v / vol_cap)`` then ``vol_floor``; it bends the far call wing over so
+      call prices keep falling, and convex, in the strike.
+    """
+
+    atm_vol_at_reference: float = 0.90
+    """ATM implied vol (decimal) of a 30-day VIX option when the VIX is at ``reference_vix``."""
+    reference_vix: float = 14.0
+    vix_elasticity: float = 0.30
+    """Elasticity of the ATM vol to the VIX level (below 1: less than proportional)."""
+    term_exponent: float = 0.25
+    """Power-law decay of ATM vol with maturity (0.25: a 90-day option at 76% of the 30-day vol)."""
+    call_wing: float = 0.30
+    """Relative vol added per ATM standard deviation up the call wing."""
+    put_wing: float = 0.05
+    """Relative vol removed per ATM standard deviation down the put wing."""
+    smoothness: float = 0.5
+    """Width (standard deviations) of the rounding between the two wings."""
+    min_years: float = 7.0 / 365.0
+    """Maturities shorter than this take its ATM vol (keeps the power law finite at expiry)."""
+    vol_floor: float = 0.05
+    vol_cap: float = 4.0
+
+    def atm_vol(self, years: float, vix: float) -> float:
+        """ATM implied vol (decimal) for a maturity in calendar years at a VIX level (points)."""
+        t = max(years, self.min_years)
+        return (
+            self.atm_vol_at_reference
+            * math.pow(vix / self.reference_vix, self.vix_elasticity)
+            * math.pow(t / THIRTY_DAYS, -self.term_exponent)
+        )
+
+    def _wings(self) -> tuple[float, float, float]:
+        a = 0.5 * (self.call_wing + self.put_wing)
+        b = 0.5 * (self.call_wing - self.put_wing)
+        return a, b, self.smoothness
+
+    def vols(self, log_moneyness: FloatArray, years: float, vix: float) -> FloatArray:
+        """Implied vols (decimal) at ``ln(K / F)`` for one maturity; within the floor and cap."""
+        atm = self.atm_vol(years, vix)
+        a, b, s = self._wings()
+        x = np.asarray(log_moneyness, dtype=np.float64) / (atm * math.sqrt(max(years, _MIN_YEARS)))
+        raw = atm * (1.0 + a * x + b * (np.sqrt(x * x + s * s) - s))
+        capped = self.vol_cap * np.tanh(raw / self.vol_cap)
+        return np.maximum(capped, self.vol_floor)
+
+    def vol(self, log_moneyness: float, years: float, vix: float) -> float:
+        """Scalar :meth:`vols` in plain float math."""
+        atm = self.atm_vol(years, vix)
+        a, b, s = self._wings()
+        x = log_moneyness / (atm * math.sqrt(max(years, _MIN_YEARS)))
+        raw = atm * (1.0 + a * x + b * (math.sqrt(x * x + s * s) - s))
+        return max(self.vol_cap * math.tanh(raw / self.vol_cap), self.vol_floor)
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float]) -> VixSurface:
+        return cls(**{k: float(v) for k, v in d.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class VixSpreadModel:
+    """Quoted widths of VIX options and of VX / VXM futures.
+
+    Options: ``SpreadModel`` rules with their own parameters (:meth:`options`): at VIX 15 a 1.50
+    option is quoted about 0.10-0.15 wide, a 0.20 one 0.05-0.10.
+
+    Futures: ``round(future_ticks * (1 + future_ticks_per_month * i) * (vix / reference_vix) **
+    vix_exponent)`` ticks of 0.05 (at least one, at most ``max_future_ticks``) for the ``i``-th
+    listed VX (0: front month), placed around the curve price so the quote straddles it; VXM is
+    the VX quote widened by ``mini_extra_ticks`` on each side (same mid). Front VX: 0.05 wide at
+    VIX 15-22, 0.10 at 23-37, 0.20 at 60.
+    """
+
+    option_base_width: float = 0.05
+    option_price_fraction: float = 0.04
+    option_max_width: float = 5.0
+    future_ticks: float = 1.0
+    future_ticks_per_month: float = 0.25
+    mini_extra_ticks: int = 1
+    max_future_ticks: int = 10
+    reference_vix: float = 15.0
+    vix_exponent: float = 1.0
+
+    def options(self) -> SpreadModel:
+        """The option-width rule as a :class:`SpreadModel`."""
+        return SpreadModel(
+            self.option_base_width,
+            self.option_price_fraction,
+            self.reference_vix,
+            self.vix_exponent,
+            self.option_max_width,
+        )
+
+    def future_width_ticks(self, month_index: int, vix: float) -> int:
+        """Width of the VX quote in ticks for the ``month_index``-th listed expiry (0: front)."""
+        scale = math.pow(vix / self.reference_vix, self.vix_exponent)
+        raw = self.future_ticks * (1.0 + self.future_ticks_per_month * month_index) * scale
+        return min(self.max_future_ticks, max(1, math.floor(raw + 0.5)))
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float]) -> VixSpreadModel:
+        ints = {"mini_extra_ticks", "max_future_ticks"}
+        return cls(**{k: int(v) if k in ints else float(v) for k, v in d.items()})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class SizeModel:
+    """Displayed size (contracts) on each side of a quote: deterministic, no random draws.
+
+    ``size = round(largest / ((1 + distance / distance_halving) * (vix / reference_vix) **
+    vix_exponent))`` clamped to ``[smallest, largest]``. ``distance`` is how far the contract is
+    from the most liquid one: ``|ln(K / F)| / (vol * sqrt(T))`` (standard deviations from the
+    money) for options, the position on the curve (0: front month) for futures. So size is largest
+    at the money (front month) in calm markets, and shrinks away from it and as the VIX rises.
+    """
+
+    largest: int
+    smallest: int
+    distance_halving: float = 1.0
+    """Distance at which the size halves."""
+    reference_vix: float = 15.0
+    """VIX at and below which the closest contract shows ``largest``."""
+    vix_exponent: float = 1.0
+
+    def size(self, distance: float, vix: float) -> int:
+        raw = self.largest / (
+            (1.0 + distance / self.distance_halving)
+            * (vix / self.reference_vix) ** self.vix_exponent
+        )
+        return min(self.largest, max(self.smallest, int(raw + 0.5)))  # raw >= 0: int() floors
+
+    def sizes(self, distance: FloatArray, vix: float) -> NDArray[np.int64]:
+        """Vectorized :meth:`size`."""
+        scale = (1.0 + distance / self.distance_halving) * math.pow(
+            vix / self.reference_vix, self.vix_exponent
+        )
+        raw = np.floor(self.largest / scale + 0.5)
+        return np.clip(raw, self.smallest, self.largest).astype(np.int64)
+
+
+SPX_OPTION_SIZES = SizeModel(200, 20)
+"""SPX options: 200 contracts at the money at VIX 15 and below, 67 two deviations out, 20 floor."""
+VIX_OPTION_SIZES = SizeModel(500, 50)
+"""VIX options: 500 at the money when calm, down to 50."""
+VX_SIZES = SizeModel(500, 100, distance_halving=2.0)
+"""VX futures: 500 on the front month when calm, half that two months out, down to 100."""
+VXM_SIZES = SizeModel(100, 20, distance_halving=2.0)
+"""Mini VIX futures: 100 on the front month when calm, down to 20."""

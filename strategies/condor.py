@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from brokers.events import AccountMarked, ContractSettled, OrderFilled, OrderRejected
+from brokers.events import (
+    AccountMarked,
+    ContractSettled,
+    FlattenStarted,
+    OrderFilled,
+    OrderRejected,
+)
 from brokers.orders import OrderIntent, OrderLeg, OrderType, SubmitOrder
 from market.instruments import OPTION_MULTIPLIER, SPX_STRIKE_STEP, OptionContract, Right, Root
 from strategies.config import CondorConfig, ExitConfig
@@ -104,6 +110,11 @@ class CondorActor:
         self._skip_entry_session: tuple[int, date] | None = None
         self.stats = LayerStats()
 
+    def reconfigure(self, condor: CondorConfig, exits: ExitConfig) -> None:
+        """Take new thresholds (a config reload); open condors keep their credit and size."""
+        self._cfg = condor
+        self._exits = exits
+
     # -- handlers -------------------------------------------------------------------------------
 
     def on_market_snapshot(self, snap: MarketSnapshot) -> None:
@@ -125,12 +136,18 @@ class CondorActor:
     def on_order_filled(self, fill: OrderFilled) -> None:
         condor = self._by_order.pop(fill.client_order_id, None)
         if condor is None:
+            if fill.layer == LAYER and fill.reason == ExitRule.FLATTEN.value:
+                self._flattened(fill)
             return
         if fill.intent is OrderIntent.OPEN:
             condor.state = CondorState.OPEN
             condor.credit = -fill.net_price
             self.stats.opened += 1
-            strikes = {(leg.contract.right, leg.ratio): leg.contract.strike for leg in condor.legs}
+            strikes = {
+                (leg.contract.right, leg.ratio): leg.contract.strike
+                for leg in condor.legs
+                if isinstance(leg.contract, OptionContract)
+            }
             self._publish(
                 CondorOpened(
                     fill.ts,
@@ -169,8 +186,22 @@ class CondorActor:
                 in_snapshots=condor.retry_at_tick - self._ticks,
             )
 
+    def on_flatten_started(self, event: FlattenStarted) -> None:
+        """The broker closes every structure: the layer's own exits stand down meanwhile."""
+        for condor in self._condors.values():
+            if condor.state is CondorState.OPEN:
+                condor.state = CondorState.CLOSING
+                condor.exit_rule = ExitRule.FLATTEN.value
+
+    def _flattened(self, fill: OrderFilled) -> None:
+        expiries = {leg.contract.expiry for leg in fill.legs}
+        for condor in list(self._condors.values()):
+            if condor.expiry in expiries and condor.state is not CondorState.OPENING:
+                condor.exit_rule = ExitRule.FLATTEN.value
+                self._close(condor, fill.ts, fill.net_price)
+
     def on_contract_settled(self, event: ContractSettled) -> None:
-        if event.layer != LAYER:
+        if event.layer != LAYER or not isinstance(event.contract, OptionContract):
             return
         for condor in list(self._condors.values()):
             if condor.expiry == event.contract.expiry and condor.state is not CondorState.CLOSED:
@@ -179,6 +210,7 @@ class CondorActor:
                     value = sum(
                         -leg.ratio * leg.contract.intrinsic(event.settlement_price)
                         for leg in condor.legs
+                        if isinstance(leg.contract, OptionContract)
                     )
                     condor.exit_rule = "settlement"
                     self._close(condor, event.ts, value)

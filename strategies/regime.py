@@ -19,6 +19,9 @@ class RegimeDetector:
         self._config = config
         self.regime: Regime | None = None
 
+    def reconfigure(self, config: RegimeConfig) -> None:
+        self._config = config
+
     def update(self, vix: float) -> Regime | None:
         """Feed one VIX print; return the new regime when it changed (including the first)."""
         previous = self.regime

@@ -31,6 +31,10 @@ class MarketState:
         self.regime_days: Counter[Regime] = Counter()
         self._last: MarketSnapshot | None = None
 
+    def reconfigure(self, config: RegimeConfig) -> None:
+        """Take new thresholds (a config reload); the current regime stands until the next print."""
+        self._detector.reconfigure(config)
+
     @property
     def regime(self) -> Regime:
         return self._detector.regime or Regime.CALM

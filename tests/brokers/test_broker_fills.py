@@ -18,6 +18,7 @@ from brokers.events import (
     OrderFilled,
     OrderRejected,
     RejectReason,
+    premium_cash,
 )
 from brokers.fills import Unpriceable, fees_for, leg_price, price_combo
 from brokers.ledger import Ledger
@@ -94,12 +95,13 @@ def test_leg_prices_add_up_exactly_to_the_net_price(
         assert Decimal(repr(fill.price)) == round(Decimal(repr(fill.price)), 4)
         assert quote.bid - 1e-9 <= fill.price <= quote.ask + 1e-9
     premium = sum(Decimal(f.quantity) * Decimal(repr(f.price)) * 100 for f in priced.legs)
-    assert Decimal(repr(priced.cash_change + priced.fees)) == -premium
+    assert Decimal(repr(premium_cash(priced.legs))) == -premium
+    assert priced.cash_change == premium_cash(priced.legs) - priced.fees
 
 
 def test_fees_count_every_contract_of_every_leg() -> None:
     config = BrokerConfig()
-    assert fees_for(4 * 3, config) == pytest.approx(12 * 1.25)
+    assert fees_for(condor_legs(), 3, config.fees) == pytest.approx(12 * 1.25)
     snap = FakeSnapshot(TS, TS.date(), quotes=CONDOR_QUOTES)
     priced = price_combo(condor_legs(), 3, snap, config)
     assert not isinstance(priced, Unpriceable)

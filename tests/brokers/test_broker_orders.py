@@ -81,8 +81,6 @@ def of_type(events: list[object], kind: type[T]) -> list[T]:
 @pytest.mark.parametrize(
     "order",
     [
-        pytest.param(SubmitOrder("x", "condor", CONDOR, 0), id="zero-quantity"),
-        pytest.param(SubmitOrder("x", "condor", CONDOR, -1), id="negative-quantity"),
         pytest.param(SubmitOrder("x", "condor", (), 1), id="no-legs"),
         pytest.param(SubmitOrder("x", "condor", (OrderLeg(put(4800), 0),), 1), id="zero-ratio"),
         pytest.param(
@@ -107,11 +105,22 @@ def test_malformed_orders_are_rejected_as_invalid(
     assert broker.stats.rejects_by_reason == {"invalid_order": 1}
 
 
-def test_reused_client_order_id_is_rejected_and_counted(
+@pytest.mark.parametrize("quantity", [0, -1])
+def test_non_positive_quantity_is_rejected_as_invalid_quantity(
+    broker: PaperBroker, events: list[object], quantity: int
+) -> None:
+    broker.on_submit_order(SubmitOrder("x", "condor", CONDOR, quantity))
+    [rejected] = events
+    assert isinstance(rejected, OrderRejected)
+    assert rejected.reason is RejectReason.INVALID_QUANTITY
+    assert str(quantity) in rejected.message
+
+
+def test_reused_client_order_id_for_another_order_is_rejected_and_counted(
     broker: PaperBroker, events: list[object], ledger: Ledger
 ) -> None:
     broker.on_submit_order(SubmitOrder("c1", "condor", CONDOR, 1))
-    broker.on_submit_order(SubmitOrder("c1", "condor", CONDOR, 1))
+    broker.on_submit_order(SubmitOrder("c1", "condor", CONDOR, 2))
     rejected = events[-1]
     assert isinstance(rejected, OrderRejected)
     assert rejected.reason is RejectReason.DUPLICATE_CLIENT_ORDER_ID
@@ -132,14 +141,19 @@ def test_rejects_are_counted_by_reason(broker: PaperBroker, events: list[object]
     broker.on_submit_order(SubmitOrder("d", "press", (OrderLeg(call(5150), -1),), 1))
     reasons = [e.reason for e in of_type(events, OrderRejected)]
     assert reasons == [
-        RejectReason.INVALID_ORDER,
-        RejectReason.NO_QUOTE,
+        RejectReason.INVALID_QUANTITY,
+        RejectReason.OFF_GRID_STRIKE,
         RejectReason.NO_QUOTE,
         RejectReason.NAKED_SHORT,
     ]
     assert all(e.message for e in of_type(events, OrderRejected))
     assert broker.stats.rejected_orders == 4
-    assert broker.stats.rejects_by_reason == {"invalid_order": 1, "no_quote": 2, "naked_short": 1}
+    assert broker.stats.rejects_by_reason == {
+        "invalid_quantity": 1,
+        "off_grid_strike": 1,
+        "no_quote": 1,
+        "naked_short": 1,
+    }
 
 
 def test_order_before_any_snapshot_is_rejected_at_clock_time(

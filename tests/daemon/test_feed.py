@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from daemon.bus import EventBus
 from daemon.runner import _feed
 from market.simulator import Simulator, SimulatorConfig
 
@@ -24,14 +23,17 @@ class FakeClock:
         self.t += seconds
 
 
-class CountingBus(EventBus):
+class CountingPipeline:
+    """Stands in for the pipeline: records what it is fed and stops the feed at ``limit``."""
+
+    recovering = False
+
     def __init__(self, limit: int) -> None:
-        super().__init__()
         self.limit = limit
         self.snaps: list[object] = []
 
-    async def put(self, event: object) -> None:
-        self.snaps.append(event)
+    def process(self, snap: object) -> None:
+        self.snaps.append(snap)
         if len(self.snaps) >= self.limit:
             raise StopAsyncIteration
 
@@ -39,9 +41,9 @@ class CountingBus(EventBus):
 async def test_feed_waits_one_cadence_per_snapshot_and_skips_the_night() -> None:
     sim = Simulator(SimulatorConfig(cadence_minutes=30), seed=1, start=date(2025, 1, 2))
     clock = FakeClock()
-    bus = CountingBus(limit=20)  # 15 snapshots on 2025-01-02, then 5 on 2025-01-03
+    pipeline = CountingPipeline(limit=20)  # 15 snapshots on 2025-01-02, then 5 on 2025-01-03
     try:
-        await _feed(sim, bus, time_scale=60.0, cadence_s=1800.0, clock=clock)  # type: ignore[arg-type]
+        await _feed(sim, pipeline, time_scale=60.0, cadence_s=1800.0, clock=clock)  # type: ignore[arg-type]
     except StopAsyncIteration:
         pass
     # 30 market minutes at 60x = 30 wall seconds between snapshots; 16:00 -> 16:15 close is 15 s;
@@ -49,4 +51,4 @@ async def test_feed_waits_one_cadence_per_snapshot_and_skips_the_night() -> None
     assert clock.sleeps[:13] == [30.0] * 13
     assert clock.sleeps[13] == 15.0
     assert clock.sleeps[14] == 30.0
-    assert len(bus.snaps) == 20
+    assert len(pipeline.snaps) == 20
