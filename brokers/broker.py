@@ -18,21 +18,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from functools import reduce
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import structlog
 
 from market.clock import Clock
-from market.instruments import (
-    SPX_STRIKE_STEP,
-    VIX_STRIKE_STEP,
-    Contract,
-    FutureContract,
-    FutureRoot,
-    OptionContract,
-    Root,
-)
+from market.instruments import Contract, FutureRoot
 
 from .config import BrokerConfig
 from .events import (
@@ -47,97 +38,30 @@ from .events import (
     TradingPaused,
     TradingResumed,
 )
-from .fills import ComboPrice, QuoteLike, Unpriceable, price_combo
+from .fills import ComboPrice, QuoteLike
+from .flatten import FlattenQueue
+from .greeks import BookGreeks, book_greeks
 from .ledger import OrderStatus
-from .orders import (
-    CancelOrder,
-    Flatten,
-    OrderIntent,
-    OrderLeg,
-    OrderType,
-    PauseTrading,
-    ResumeTrading,
-    SubmitOrder,
-    TimeInForce,
-)
-from .portfolio import BookGreeks, GreeksLike, GroupKey, Portfolio, book_greeks, group_key
+from .lifecycle import credit_interest, settle_expired, settle_variation
+from .orders import CancelOrder, Flatten, PauseTrading, ResumeTrading, SubmitOrder
+from .portfolio import Portfolio
+from .ports import BrokerLedger, CurvePoint, MarketView
+from .resting import RestingOrder, match_resting
+
+if TYPE_CHECKING:
+    from .adopt import AdoptedBooks
+from .validation import Rejection, check_order, marketable
+
+__all__ = [
+    "BrokerLedger",
+    "BrokerStats",
+    "CurvePoint",
+    "MarketView",
+    "PaperBroker",
+    "RestingOrder",
+]
 
 log = structlog.get_logger(__name__)
-
-_PRICE_EPSILON = 1e-9
-"""Tolerance when comparing a 4-decimal fill price with a limit price."""
-_DAYS_PER_YEAR = 365.0
-"""Interest accrues per calendar day, on a 365-day year."""
-
-
-class CurvePoint(Protocol):
-    @property
-    def expiry(self) -> date: ...
-
-
-class MarketView(Protocol):
-    """What the broker reads from a market snapshot (``market.snapshot.MarketSnapshot``)."""
-
-    @property
-    def ts(self) -> datetime: ...
-
-    @property
-    def session(self) -> date: ...
-
-    @property
-    def spx(self) -> float: ...
-
-    @property
-    def vix(self) -> float: ...
-
-    @property
-    def soq(self) -> float | None: ...
-
-    @property
-    def vro(self) -> float | None: ...
-
-    @property
-    def rate(self) -> float: ...
-
-    @property
-    def spx_expiries(self) -> tuple[date, ...]: ...
-
-    @property
-    def vx_curve(self) -> tuple[CurvePoint, ...]: ...
-
-    def quote(self, contract: Contract) -> QuoteLike | None: ...
-
-    def option_greeks(self, contract: OptionContract) -> GreeksLike | None: ...
-
-
-class BrokerLedger(Protocol):
-    """The ledger writes the broker makes (``brokers.ledger.Ledger``)."""
-
-    def record_order(self, cmd: SubmitOrder, ts: datetime) -> None: ...
-
-    def record_order_status(
-        self,
-        client_order_id: str,
-        status: str,
-        ts: datetime,
-        reason: str = "",
-        order_id: str | None = None,
-    ) -> None: ...
-
-    def record_fill(self, fill: OrderFilled, cash_after: float) -> None: ...
-
-    def record_settlement(self, settled: ContractSettled, cash_after: float) -> None: ...
-
-    def record_cash_movement(
-        self,
-        ts: datetime,
-        kind: str,
-        amount: float,
-        cash_after: float,
-        layer: str | None = None,
-        symbol: str | None = None,
-        note: str = "",
-    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -152,23 +76,6 @@ class BrokerStats:
     duplicate_orders_ignored: int = 0
     settlements: int = 0
     proxy_settlements: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Rejection:
-    reason: RejectReason
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class RestingOrder:
-    """An accepted limit order waiting for a marketable price; ``session`` is when it was
-    accepted (a DAY order lives until that session ends)."""
-
-    order_id: str
-    order: SubmitOrder
-    accepted_ts: datetime
-    session: date | None = None
 
 
 class PaperBroker:
@@ -195,12 +102,26 @@ class PaperBroker:
         self._resting: dict[str, RestingOrder] = {}
         self._orders: dict[str, SubmitOrder] = {}
         self._paused = False
-        self._flatten_pending: dict[str, GroupKey] = {}
-        self._flatten_logged: set[str] = set()
+        self._flatten = FlattenQueue(self._portfolio, config, clock)
         self._next_order = 1
         self._next_fill = 1
-        self._next_flatten = 1
         self._stats = BrokerStats()
+
+    def take_over(self, books: AdoptedBooks) -> None:
+        """Continue from books rebuilt from the ledger (`--adopt`): ids go on after the ledger's,
+        its client order ids stay taken, its counts carry on, and nothing is resting."""
+        if books.portfolio is not self._portfolio:
+            raise ValueError("rebuild the books into this broker's portfolio")
+        self._next_order = books.next_order
+        self._next_fill = books.next_fill
+        self._orders = dict(books.orders)
+        self._stats = replace(
+            self._stats,
+            orders=len(books.orders),
+            fills=books.next_fill - 1,
+            settlements=books.settlements,
+            rejected_orders=books.rejected,
+        )
 
     # --- read side -------------------------------------------------------------------------
     @property
@@ -225,7 +146,7 @@ class PaperBroker:
     @property
     def flatten_pending(self) -> tuple[str, ...]:
         """Client order ids of flatten combos still waiting for quotes."""
-        return tuple(self._flatten_pending)
+        return self._flatten.pending
 
     def marks(self) -> dict[Contract, float]:
         """Mid of every held contract at the current snapshot (last known mid if unquoted)."""
@@ -253,7 +174,7 @@ class PaperBroker:
 
     def greeks(self) -> BookGreeks:
         """Dollar greeks per layer and for the book at the current snapshot (see
-        :class:`~brokers.portfolio.LayerGreeks` for units)."""
+        :class:`~brokers.greeks.LayerGreeks` for units)."""
         if self._snap is None:
             return BookGreeks()
         return book_greeks(self._portfolio.open_positions(), self._snap)
@@ -266,17 +187,17 @@ class PaperBroker:
         new_session = snap.session != previous
         if new_session:
             if previous is not None:
-                self._settle_variation(snap)
-                self._credit_interest(snap, previous)
-            self._settle_expired(snap)
+                settle_variation(self._portfolio, self._ledger, self._marks, snap.ts)
+                credit_interest(self._portfolio, self._ledger, snap, previous)
+            settle_expired(self._portfolio, self._ledger, snap, self._on_settled)
             self._session = snap.session
         self.marks()  # remember the last mids: the futures' daily settlement reads them
         if new_session:
             self._publish(self._account_marked(snap.ts))
         if self._resting:
             self._match_resting(snap, new_session)
-        if self._flatten_pending:
-            self._send_flatten(snap)
+        if self._flatten:
+            self._flatten.send(snap, self._submit)
 
     def on_submit_order(self, cmd: SubmitOrder) -> None:
         """Validate, then reject, fill at the current snapshot, or rest a non-marketable limit.
@@ -296,13 +217,11 @@ class PaperBroker:
     def on_pause_trading(self, cmd: PauseTrading) -> None:
         """Reject opening orders from now on (resting opening orders wait); closes still pass."""
         self._paused = True
-        log.warning("trading_paused", reason=cmd.reason)
         self._publish(TradingPaused(self._now(), cmd.reason))
 
     def on_resume_trading(self, cmd: ResumeTrading) -> None:
         """Accept opening orders again."""
         self._paused = False
-        log.warning("trading_resumed", reason=cmd.reason)
         self._publish(TradingResumed(self._now(), cmd.reason))
 
     def on_flatten(self, cmd: Flatten) -> None:
@@ -313,167 +232,39 @@ class PaperBroker:
         has a fresh quote: at once, or at a later snapshot; never part of a structure.
         """
         ts = self._now()
-        pending: dict[str, GroupKey] = {}
-        waiting = {key: cid for cid, key in self._flatten_pending.items()}
-        for key in sorted(self._portfolio.requirements()):
-            pending[waiting.get(key) or self._new_flatten_id()] = key
-        self._flatten_pending = pending
-        log.warning("flatten_started", reason=cmd.reason, structures=len(pending))
+        pending = self._flatten.start(sorted(self._portfolio.requirements()), self._orders)
         self._publish(FlattenStarted(ts, cmd.reason, len(pending)))
         for resting in list(self._resting.values()):
             self._cancel(resting, ts, "flatten")
         if self._snap is not None:
-            self._send_flatten(self._snap)
+            self._flatten.send(self._snap, self._submit)
         else:
             for cid in pending:
-                self._log_flatten_waiting(cid, "no market snapshot yet")
+                self._flatten.log_waiting(cid, "no market snapshot yet")
 
-    # --- session change --------------------------------------------------------------------
-    def _settle_variation(self, snap: MarketView) -> None:
-        """Move every open future's daily variation into cash at its last mid of the previous
-        session, which becomes its reference price."""
-        for pos in self._portfolio.open_positions():
-            contract = pos.contract
-            if not isinstance(contract, FutureContract):
-                continue
-            settlement = self._marks.get(contract)
-            if settlement is None:
-                log.warning("variation_without_mark", contract=contract.symbol, layer=pos.layer)
-                continue
-            amount = self._portfolio.apply_variation(pos.layer, contract, settlement)
-            if amount:
-                self._ledger.record_cash_movement(
-                    snap.ts,
-                    "variation",
-                    amount,
-                    self._portfolio.cash,
-                    layer=pos.layer,
-                    symbol=contract.symbol,
-                    note=f"daily settlement at {settlement}",
-                )
+    # --- settlement and resting orders -----------------------------------------------------
+    def _on_settled(self, settled: ContractSettled) -> None:
+        self._marks.pop(settled.contract, None)
+        self._stats.settlements += 1
+        if settled.proxy:
+            self._stats.proxy_settlements += 1
+        self._publish(settled)
 
-    def _credit_interest(self, snap: MarketView, previous: date) -> None:
-        """Credit (or charge) cash x rate x calendar days since the previous session / 365."""
-        days = (snap.session - previous).days
-        amount = self._portfolio.cash * snap.rate * days / _DAYS_PER_YEAR
-        if not amount:
-            return
-        self._portfolio.apply_interest(amount)
-        self._ledger.record_cash_movement(
-            snap.ts,
-            "interest",
-            amount,
-            self._portfolio.cash,
-            note=f"{days} days at {snap.rate}",
-        )
-
-    def _settle_expired(self, snap: MarketView) -> None:
-        """Cash-settle every position whose series has expired, each underlying against the one
-        print of this snapshot: SPX options at the SOQ, VIX options and VX/VXM futures at the VRO.
-        """
-        for pos in self._portfolio.open_positions():
-            contract = pos.contract
-            if contract.expiry > snap.session:
-                continue
-            value, proxy = _settlement_print(contract, snap)
-            if isinstance(contract, OptionContract):
-                cash = contract.intrinsic(value) * contract.multiplier * pos.quantity
-            else:
-                cash = (value - pos.avg_price) * contract.multiplier * pos.quantity
-            settled = ContractSettled(
-                snap.ts, pos.layer, contract, pos.quantity, value, cash, proxy
-            )
-            self._ledger.record_settlement(settled, self._portfolio.cash + settled.cash)
-            self._portfolio.apply_settlement(settled)
-            self._marks.pop(contract, None)
-            self._stats.settlements += 1
-            if proxy:
-                self._stats.proxy_settlements += 1
-                log.warning(
-                    "settlement_proxy_used",
-                    contract=contract.symbol,
-                    layer=pos.layer,
-                    settlement_price=value,
-                )
-            self._publish(settled)
-
-    # --- resting orders and flatten --------------------------------------------------------
     def _match_resting(self, snap: MarketView, new_session: bool) -> None:
         for resting in list(self._resting.values()):
-            cmd = resting.order
-            if any(leg.contract.expiry <= snap.session for leg in cmd.legs):
-                self._cancel(resting, snap.ts, "expired")
-                continue
-            if (
-                new_session
-                and cmd.time_in_force is TimeInForce.DAY
-                and resting.session is not None
-                and resting.session < snap.session
-            ):
-                self._cancel(resting, snap.ts, "day_expired")
-                continue
-            if self._paused and cmd.intent is OrderIntent.OPEN:
-                continue
-            price = price_combo(cmd.legs, cmd.quantity, snap, self._config)
-            if isinstance(price, Unpriceable) or not _marketable(cmd, price):
-                continue
-            problem = self._position_problem(cmd, price)
-            if problem is not None:
-                self._cancel(resting, snap.ts, problem.reason.value)
-                continue
-            del self._resting[cmd.client_order_id]
-            self._fill(resting.order_id, cmd, price, snap.ts)
-
-    def _send_flatten(self, snap: MarketView) -> None:
-        for cid, key in list(self._flatten_pending.items()):
-            layer = key[0]
-            positions = [
-                p
-                for p in self._portfolio.open_positions(layer)
-                if group_key(layer, p.contract) == key
-            ]
-            if not positions:
-                del self._flatten_pending[cid]
-                continue
-            quantity = reduce(math.gcd, (abs(p.quantity) for p in positions))
-            legs = tuple(OrderLeg(p.contract, -p.quantity // quantity) for p in positions)
-            order = SubmitOrder(
-                cid,
-                layer,
-                legs,
-                quantity,
-                intent=OrderIntent.CLOSE,
-                reason="flatten",
-                time_in_force=TimeInForce.GTC,
+            outcome = match_resting(
+                resting,
+                snap,
+                new_session=new_session,
+                paused=self._paused,
+                portfolio=self._portfolio,
+                config=self._config,
             )
-            problem = self._stale(snap)
-            if problem is None:
-                price = price_combo(legs, quantity, snap, self._config)
-                if isinstance(price, Unpriceable):
-                    problem = _Rejection(price.reason, price.message)
-            if problem is not None:
-                self._log_flatten_waiting(cid, problem.message, layer=layer, key=key)
-                continue
-            del self._flatten_pending[cid]
-            self._submit(order)
-
-    def _log_flatten_waiting(
-        self, cid: str, why: str, layer: str = "", key: GroupKey | None = None
-    ) -> None:
-        if cid in self._flatten_logged:
-            return
-        self._flatten_logged.add(cid)
-        structure = f"{key[1]} {key[2].isoformat()}" if key is not None else ""
-        log.warning(
-            "flatten_waiting", client_order_id=cid, layer=layer, structure=structure, why=why
-        )
-
-    def _new_flatten_id(self) -> str:
-        while True:
-            cid = f"flatten-{self._next_flatten}"
-            self._next_flatten += 1
-            if cid not in self._orders:
-                return cid
+            if isinstance(outcome, str):
+                self._cancel(resting, snap.ts, outcome)
+            elif outcome is not None:
+                del self._resting[resting.order.client_order_id]
+                self._fill(resting.order_id, resting.order, outcome, snap.ts)
 
     # --- orders ----------------------------------------------------------------------------
     def _submit(self, cmd: SubmitOrder) -> None:
@@ -489,7 +280,7 @@ class PaperBroker:
             self._reject(
                 cmd,
                 ts,
-                _Rejection(
+                Rejection(
                     RejectReason.DUPLICATE_CLIENT_ORDER_ID,
                     f"client order id {cmd.client_order_id!r} was already used for another order",
                 ),
@@ -499,8 +290,15 @@ class PaperBroker:
         self._stats.orders += 1
         self._orders[cmd.client_order_id] = cmd
         self._ledger.record_order(cmd, ts)
-        checked = self._check(cmd)
-        if isinstance(checked, _Rejection):
+        checked = check_order(
+            cmd,
+            self._snap,
+            paused=self._paused,
+            clock=self._clock,
+            config=self._config,
+            portfolio=self._portfolio,
+        )
+        if isinstance(checked, Rejection):
             self._reject(cmd, ts, checked)
             return
         snap = self._snap
@@ -512,7 +310,7 @@ class PaperBroker:
         )
         log.debug("order_accepted", order_id=order_id, client_order_id=cmd.client_order_id)
         self._publish(OrderAccepted(ts, order_id, cmd.client_order_id, cmd.layer))
-        if _marketable(cmd, checked):
+        if marketable(cmd, checked):
             self._fill(order_id, cmd, checked, ts)
         else:
             self._resting[cmd.client_order_id] = RestingOrder(order_id, cmd, ts, snap.session)
@@ -523,63 +321,6 @@ class PaperBroker:
                 limit_price=cmd.limit_price,
                 market_price=checked.net_price,
             )
-
-    def _check(self, cmd: SubmitOrder) -> ComboPrice | _Rejection:
-        """Run the checks in :class:`RejectReason` order; the price if all pass."""
-        problem = _shape_problem(cmd) or _grid_problem(cmd)
-        if problem is not None:
-            return problem
-        if self._paused and cmd.intent is OrderIntent.OPEN:
-            return _Rejection(RejectReason.TRADING_PAUSED, "trading is paused: closing orders only")
-        snap = self._snap
-        if snap is None:
-            return _Rejection(RejectReason.NO_QUOTE, "no market snapshot yet")
-        problem = self._stale(snap) or _listing_problem(cmd, snap)
-        if problem is not None:
-            return problem
-        price = price_combo(cmd.legs, cmd.quantity, snap, self._config)
-        if isinstance(price, Unpriceable):
-            return _Rejection(price.reason, price.message)
-        return self._position_problem(cmd, price) or price
-
-    def _stale(self, snap: MarketView) -> _Rejection | None:
-        age = (self._clock.now() - snap.ts).total_seconds()
-        if age > self._config.max_quote_age:
-            return _Rejection(
-                RejectReason.STALE_QUOTE,
-                f"snapshot of {snap.ts.isoformat()} is {age:.0f} s old "
-                f"(max {self._config.max_quote_age:.0f} s)",
-            )
-        return None
-
-    def _position_problem(self, cmd: SubmitOrder, price: ComboPrice) -> _Rejection | None:
-        """Check the order against the account: closes reduce, no naked shorts, buying power."""
-        portfolio = self._portfolio
-        if cmd.intent is OrderIntent.CLOSE:
-            for leg in price.legs:
-                held = portfolio.quantity(cmd.layer, leg.contract)
-                if held == 0 or (held > 0) == (leg.quantity > 0) or abs(leg.quantity) > abs(held):
-                    return _Rejection(
-                        RejectReason.NO_POSITION,
-                        f"closing {leg.quantity:+d} {leg.contract.symbol} but {cmd.layer!r} "
-                        f"holds {held:+d}",
-                    )
-        effect = portfolio.buying_power_effect(cmd.layer, price.legs, price.fees)
-        if effect.naked:
-            return _Rejection(
-                RejectReason.NAKED_SHORT,
-                f"order would leave {cmd.layer!r} with an uncovered short option",
-            )
-        if cmd.intent is OrderIntent.OPEN and effect.total > 0:
-            after = portfolio.buying_power() - effect.total
-            if after < 0:
-                return _Rejection(
-                    RejectReason.INSUFFICIENT_BUYING_POWER,
-                    f"needs {effect.total:.2f} of buying power (requirement change "
-                    f"{effect.requirement_change:.2f}, credit {effect.credit:.2f}, fees "
-                    f"{effect.fees:.2f}); {portfolio.buying_power():.2f} available",
-                )
-        return None
 
     def _fill(self, order_id: str, cmd: SubmitOrder, price: ComboPrice, ts: datetime) -> None:
         fill = OrderFilled(
@@ -617,7 +358,7 @@ class PaperBroker:
         self._publish(self._account_marked(ts))
 
     def _reject(
-        self, cmd: SubmitOrder, ts: datetime, rejection: _Rejection, *, record: bool = True
+        self, cmd: SubmitOrder, ts: datetime, rejection: Rejection, *, record: bool = True
     ) -> None:
         reason = rejection.reason
         self._stats.rejected_orders += 1
@@ -629,12 +370,6 @@ class PaperBroker:
             self._ledger.record_order_status(
                 cmd.client_order_id, OrderStatus.REJECTED, ts, status_reason
             )
-        log.info(
-            "order_rejected",
-            client_order_id=cmd.client_order_id,
-            reason=reason.value,
-            message=rejection.message,
-        )
         self._publish(OrderRejected(ts, cmd.client_order_id, cmd.layer, reason, rejection.message))
 
     def _cancel(self, resting: RestingOrder, ts: datetime, reason: str) -> None:
@@ -663,95 +398,3 @@ class PaperBroker:
 
 def _usable(quote: QuoteLike) -> bool:
     return math.isfinite(quote.bid) and math.isfinite(quote.ask) and 0 <= quote.bid <= quote.ask
-
-
-def _marketable(cmd: SubmitOrder, price: ComboPrice) -> bool:
-    if cmd.order_type is OrderType.MARKET:
-        return True
-    assert cmd.limit_price is not None
-    return price.net_price <= cmd.limit_price + _PRICE_EPSILON
-
-
-def _shape_problem(cmd: SubmitOrder) -> _Rejection | None:
-    """Reject orders that are malformed whatever the market does."""
-
-    def invalid(message: str) -> _Rejection:
-        return _Rejection(RejectReason.INVALID_ORDER, message)
-
-    if not isinstance(cmd.quantity, int) or isinstance(cmd.quantity, bool) or cmd.quantity <= 0:
-        return _Rejection(
-            RejectReason.INVALID_QUANTITY,
-            f"quantity must be a positive whole number, got {cmd.quantity!r}",
-        )
-    if not cmd.layer:
-        return invalid("order has no layer")
-    if not cmd.legs:
-        return invalid("order has no legs")
-    if any(leg.ratio == 0 for leg in cmd.legs):
-        return invalid("a leg has a zero ratio")
-    contracts = [leg.contract for leg in cmd.legs]
-    if len(set(contracts)) != len(contracts):
-        return invalid("the same contract appears in more than one leg")
-    futures = sum(isinstance(c, FutureContract) for c in contracts)
-    if 0 < futures < len(contracts):
-        return invalid("futures and options cannot share an order")
-    if cmd.order_type is OrderType.LIMIT:
-        if cmd.limit_price is None:
-            return invalid("limit order without a limit price")
-        if not math.isfinite(cmd.limit_price):
-            return invalid(f"limit price must be finite, got {cmd.limit_price}")
-    return None
-
-
-def _grid_problem(cmd: SubmitOrder) -> _Rejection | None:
-    """SPX strikes are listed every 5 points, VIX strikes every point."""
-    for leg in cmd.legs:
-        contract = leg.contract
-        if not isinstance(contract, OptionContract):
-            continue
-        step = SPX_STRIKE_STEP if contract.root is Root.SPX else VIX_STRIKE_STEP
-        steps = contract.strike / step
-        if not contract.strike > 0 or abs(steps - round(steps)) > 1e-9:
-            return _Rejection(
-                RejectReason.OFF_GRID_STRIKE,
-                f"{contract.symbol}: {contract.root.value} strikes are listed every {step:g} points",
-            )
-    return None
-
-
-def _listing_problem(cmd: SubmitOrder, snap: MarketView) -> _Rejection | None:
-    """Every leg must trade in ``snap``: not expired, and its expiry listed."""
-    expired = [leg.contract.symbol for leg in cmd.legs if leg.contract.expiry <= snap.session]
-    if expired:
-        return _Rejection(
-            RejectReason.EXPIRED_CONTRACT,
-            f"expired on or before {snap.session.isoformat()}: {', '.join(expired)}",
-        )
-    vx_expiries = {point.expiry for point in snap.vx_curve}
-    unknown = [
-        leg.contract.symbol
-        for leg in cmd.legs
-        if leg.contract.expiry
-        not in (
-            snap.spx_expiries
-            if isinstance(leg.contract, OptionContract) and leg.contract.root is Root.SPX
-            else vx_expiries
-        )
-    ]
-    if unknown:
-        return _Rejection(
-            RejectReason.UNKNOWN_CONTRACT,
-            f"not listed on {snap.session.isoformat()}: {', '.join(unknown)}",
-        )
-    return None
-
-
-def _settlement_print(contract: Contract, snap: MarketView) -> tuple[float, bool]:
-    """The value ``contract`` settles at in ``snap`` and whether it is a proxy.
-
-    SPX options settle at the SOQ; VIX options and VX/VXM futures at the VRO. Without the print
-    the index level of the snapshot (SPX or VIX) stands in, flagged as a proxy and logged.
-    """
-    if isinstance(contract, OptionContract) and contract.root is Root.SPX:
-        return (snap.soq, False) if snap.soq is not None else (snap.spx, True)
-    return (snap.vro, False) if snap.vro is not None else (snap.vix, True)

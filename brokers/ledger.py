@@ -131,8 +131,8 @@ class Ledger:
         legs = ";".join(f"{leg.ratio:+d} {leg.contract.symbol}" for leg in cmd.legs)
         self._conn.execute(
             "INSERT OR IGNORE INTO orders (client_order_id, ts, layer, intent, order_type,"
-            " quantity, limit_price, reason, legs, status, updated_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " quantity, limit_price, reason, legs, status, updated_ts, position)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 cmd.client_order_id,
                 _ts(ts),
@@ -145,6 +145,7 @@ class Ledger:
                 legs,
                 OrderStatus.SUBMITTED,
                 _ts(ts),
+                self.position,
             ),
         )
         self._append_order_event(cmd.client_order_id, ts, OrderStatus.SUBMITTED, "")

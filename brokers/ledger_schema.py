@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS settlements (
 # Version 2: the feed position on every durable row; cash movements (cash = their sum);
 # control events and config versions at their feed position; daily marks; recoveries.
 _V1_TO_V2 = """
+ALTER TABLE orders ADD COLUMN position INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE fills ADD COLUMN position INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE settlements ADD COLUMN position INTEGER NOT NULL DEFAULT -1;
 CREATE TABLE cash_movements (

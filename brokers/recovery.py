@@ -33,16 +33,22 @@ def _compare(what: str, recorded: dict[str, Any], derived: dict[str, Any]) -> No
 class LedgerReplay:
     """Stands in for the :class:`Ledger` while the feed fast-forwards over recorded history."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, after: int | None = None) -> None:
+        """Verify against the ledger's rows; with ``after`` (an adopt position) only against
+        those written after that feed position: the books up to it were adopted, not derived."""
         self.ledger = ledger
         """The real ledger underneath (control events and config versions go straight to it)."""
         self._ledger = ledger
-        self._fills = deque(ledger.fills())
-        self._settlements = deque(ledger.settlements())
+
+        def later(row: dict[str, Any]) -> bool:
+            return after is None or row["position"] > after
+
+        self._fills = deque(f for f in ledger.fills() if later(f))
+        self._settlements = deque(s for s in ledger.settlements() if later(s))
         self._movements = deque(
-            m for m in ledger.cash_movements() if m["kind"] in EXPLICIT_CASH_KINDS
+            m for m in ledger.cash_movements() if m["kind"] in EXPLICIT_CASH_KINDS and later(m)
         )
-        self._orders = {o["client_order_id"]: o for o in ledger.orders()}
+        self._orders = {o["client_order_id"]: o for o in ledger.orders() if later(o)}
         self._order_events = {
             (cid, e["status"]) for cid in self._orders for e in ledger.order_history(cid)
         }

@@ -1,4 +1,5 @@
-"""The HTTP API (aiohttp): ``GET /health`` and ``GET /status``; responses are pydantic models."""
+"""The HTTP API (aiohttp): ``GET /health``, ``/status`` and ``/positions``; responses are
+pydantic models."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel
 
+from brokers.greeks import LayerGreeks, position_greeks
 from daemon.engine import Engine
 
 ENGINE_KEY = web.AppKey("engine", Engine)
@@ -75,6 +77,60 @@ def status_of(engine: Engine) -> Status:
     )
 
 
+class GreeksView(BaseModel):
+    """Dollar greeks (units in the README's Greeks section)."""
+
+    spx_delta: float
+    spx_gamma: float
+    vix_delta: float
+    vix_gamma: float
+    vega_dollars: float
+    theta_per_day: float
+
+
+class PositionGreeksView(PositionView):
+    greeks: GreeksView | None
+    """None when the snapshot has no greeks for the contract (it is then listed in ``unpriced``)."""
+
+
+class Positions(BaseModel):
+    market_time: datetime | None
+    positions: list[PositionGreeksView]
+    layers: dict[str, GreeksView]
+    book: GreeksView
+    unpriced: list[str]
+
+
+def _greeks_view(g: LayerGreeks) -> GreeksView:
+    return GreeksView(**{k: round(getattr(g, k), 4) for k in GreeksView.model_fields})
+
+
+def positions_of(engine: Engine) -> Positions:
+    snap = engine.last_snapshot
+    rows = []
+    for pos in engine.broker.portfolio.open_positions():
+        quote = snap.quote(pos.contract) if snap is not None else None
+        greeks = position_greeks(pos, snap) if snap is not None else None
+        rows.append(
+            PositionGreeksView(
+                layer=pos.layer,
+                contract=pos.contract.symbol,
+                quantity=pos.quantity,
+                avg_price=pos.avg_price,
+                mark=quote.mid if quote is not None else None,
+                greeks=_greeks_view(greeks) if greeks is not None else None,
+            )
+        )
+    book = engine.broker.greeks()
+    return Positions(
+        market_time=snap.ts if snap else None,
+        positions=rows,
+        layers={layer: _greeks_view(g) for layer, g in book.layers.items()},
+        book=_greeks_view(book.book),
+        unpriced=list(book.unpriced),
+    )
+
+
 def _json(model: BaseModel) -> web.Response:
     return web.Response(text=model.model_dump_json(), content_type="application/json")
 
@@ -88,10 +144,15 @@ async def status(request: web.Request) -> web.Response:
     return _json(status_of(request.app[ENGINE_KEY]))
 
 
+async def positions(request: web.Request) -> web.Response:
+    return _json(positions_of(request.app[ENGINE_KEY]))
+
+
 def build_app(engine: Engine) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[ENGINE_KEY] = engine
     app[STARTED_KEY] = time.monotonic()
     app.router.add_get("/health", health)
     app.router.add_get("/status", status)
+    app.router.add_get("/positions", positions)
     return app

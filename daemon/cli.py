@@ -118,8 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", type=_int_in(0, 65535), help="API port (default from config: 8765)")
     run.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
-    run.add_argument(
+    run_mode = run.add_mutually_exclusive_group()
+    run_mode.add_argument(
         "--new", action="store_true", help="archive the state dir's ledger and start fresh"
+    )
+    run_mode.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take the ledger's positions and cash as the truth and go on without re-deriving",
     )
     run.set_defaults(func=_cmd_run)
 
@@ -137,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument(
         "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
+    )
+    mode.add_argument(
+        "--adopt",
+        action="store_true",
+        help="go on from the ledger's positions and cash without re-deriving its history",
     )
     sim.set_defaults(func=_cmd_simulate)
 
@@ -192,7 +203,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     spec = _fresh_spec(args)
     _check_span(spec.start, args.days)
     configure_logging(config.runtime.log_level, "json", stream=sys.stderr)
-    mode = "resume" if args.resume else "new" if args.new else "fresh"
+    mode = "resume" if args.resume or args.adopt else "new" if args.new else "fresh"
     state, temporary = open_batch_state_dir(args.state_dir, mode)
     with state:
         if temporary:
@@ -203,7 +214,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             args.days,
             state,
             resume=args.resume,
-            expect=_given_spec(args) if args.resume else None,
+            adopt=args.adopt,
+            expect=_given_spec(args) if args.resume or args.adopt else None,
         )
     if args.json:
         print(json.dumps(summary, sort_keys=True, allow_nan=False))
@@ -264,7 +276,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with StateDir(path) as state:
         expect = _given_spec(args) if state.has_ledger() and not args.new else None
         return asyncio.run(
-            run_daemon(config, _fresh_spec(args), state, new=args.new, expect=expect)
+            run_daemon(
+                config, _fresh_spec(args), state, new=args.new, adopt=args.adopt, expect=expect
+            )
         )
 
 

@@ -60,8 +60,10 @@ class Control:
         return json.dumps(self.payload, sort_keys=True)
 
 
-CONTROL_KINDS = ("pause", "resume", "flatten", "reload", "stop")
-"""``stop`` only marks where a daemon stopped, so a restart resumes from that feed position."""
+CONTROL_KINDS = ("pause", "resume", "flatten", "reload", "stop", "adopt")
+"""``stop`` marks where a daemon stopped, so a restart resumes from that feed position;
+``adopt`` marks where the ledger's books were adopted, so later resumes start from there."""
+MARKERS = ("stop", "adopt")
 
 
 class Engine:
@@ -164,7 +166,7 @@ class Engine:
             self.ledger_writer().record_control_event(ts, control.kind, control.to_json())
         if control.kind == "reload":
             self._reload(AppConfig.model_validate_json(control.payload["config"]), ts, record)
-        elif control.kind != "stop":
+        elif control.kind not in MARKERS:
             log.info(
                 "control_applied",
                 kind=control.kind,

@@ -45,8 +45,11 @@ class Pipeline:
         recorded: Mapping[int, list[Control]] | None = None,
         planned: Mapping[int, Iterable[Control]] | None = None,
         wanted_config: AppConfig | None = None,
+        skip_through: int = -1,
     ) -> None:
         self.engine = engine
+        self._skip_through = skip_through
+        """Snapshots up to this feed position were handled before an adopt: not again."""
         self.replay = replay
         self._recorded = {k: list(v) for k, v in (recorded or {}).items()}
         self._planned = {k: list(v) for k, v in (planned or {}).items()}
@@ -59,6 +62,8 @@ class Pipeline:
         return self._recovering
 
     def process(self, snap: MarketSnapshot) -> None:
+        if snap.seq <= self._skip_through:
+            return
         engine = self.engine
         if self._recovering:
             REPLAYING.active = True

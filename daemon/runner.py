@@ -7,6 +7,7 @@ pacing and the lifecycle differ.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -17,7 +18,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from brokers.ledger import Ledger, LedgerError
+from brokers.adopt import AdoptedBooks, rebuild_books
+from brokers.ledger import Ledger, LedgerError, OrderStatus
 from brokers.recovery import Divergence, LedgerReplay
 from daemon.api import build_app
 from daemon.bus import EventBus
@@ -73,12 +75,30 @@ def _start_engine(config: AppConfig, spec: RunSpec, writer: Ledger | LedgerRepla
     return engine
 
 
+def _config_at(ledger: Ledger, position: int) -> AppConfig:
+    """The config in force after feed position ``position``: its latest version up to there."""
+    rows = [v for v in ledger.config_versions() if v["position"] <= position]
+    return AppConfig.model_validate_json(rows[-1]["config_text"])
+
+
+def _adopted_engine(
+    config: AppConfig, spec: RunSpec, ledger: Ledger, writer: Ledger | LedgerReplay, upto: int
+) -> tuple[Engine, AdoptedBooks, list[str]]:
+    """An engine whose broker holds the ledger's books as of feed position ``upto``."""
+    engine = Engine(config, writer, make_bus(config), _clock_for(spec.start))
+    books = rebuild_books(ledger, engine.broker.portfolio, upto)
+    engine.broker.take_over(books)
+    unmapped = engine.condor.adopt(engine.broker.portfolio.open_positions(), books.orders)
+    return engine, books, unmapped
+
+
 def prepare(
     config: AppConfig,
     spec: RunSpec,
     state: StateDir,
     *,
     resume: bool,
+    adopt: bool = False,
     expect: Mapping[str, object] | None = None,
     planned: Mapping[int, Iterable[Control]] | None = None,
 ) -> Prepared:
@@ -86,22 +106,23 @@ def prepare(
 
     Fresh: record the run (seed, scenario, start, cadence, version) and the config at feed
     position -1. Resume: take seed, scenario, start and the initial config from the ledger
-    (``spec`` may only repeat them), replay its control events in place, and verify the
-    re-derived run against it (:class:`LedgerReplay`); ``expect`` holds the run-defining
-    arguments the user gave, which must agree with the ledger's run. A command-line config
-    that differs from the ledger's latest takes effect where the recovery completes
-    (``config_changed``).
+    (``expect`` holds the run-defining arguments the user gave, which must agree), replay its
+    control events in place, and verify the re-derived run against it (:class:`LedgerReplay`);
+    a command-line config that differs from the ledger's latest takes effect where recovery
+    completes (``config_changed``). Adopt: take the ledger's books as they are and go on from
+    its last feed position without re-deriving anything; a later resume re-derives only what
+    came after the adopt.
     """
     if resume and not state.has_ledger():
         log.warning("ledger_empty_starting_fresh", ledger=str(state.ledger_path))
-        resume = False
+        resume = adopt = False
     ledger = Ledger.open(state.ledger_path)
     try:
         runs = ledger.runs()
         if resume and not runs:
             # Killed before its run record committed: nothing happened yet, start it afresh.
             log.warning("ledger_empty_starting_fresh", ledger=str(state.ledger_path))
-            resume = False
+            resume = adopt = False
         if not resume:
             ledger.record_run(
                 seed=spec.seed,
@@ -123,14 +144,63 @@ def prepare(
                 f"the ledger's run is scenario={recorded_spec.scenario} seed={recorded_spec.seed}"
                 f" start={recorded_spec.start}; resume it without other --scenario/--seed/--start"
             )
-        initial = AppConfig.model_validate_json(ledger.config_versions()[0]["config_text"])
-        replay = LedgerReplay(ledger)
-        engine = _start_engine(initial, recorded_spec, replay)
-        pipeline = Pipeline(engine, replay, recorded_controls(ledger), planned, config)
+        if adopt:
+            return _adopt(config, recorded_spec, ledger, planned)
+        adopted_at = max(
+            (c["position"] for c in ledger.control_events() if c["kind"] == "adopt"), default=None
+        )
+        controls = recorded_controls(ledger)
+        if adopted_at is None:
+            initial = _config_at(ledger, -1)
+            replay = LedgerReplay(ledger)
+            engine = _start_engine(initial, recorded_spec, replay)
+            pipeline = Pipeline(engine, replay, controls, planned, config)
+        else:
+            initial = _config_at(ledger, adopted_at)
+            replay = LedgerReplay(ledger, after=adopted_at)
+            engine, _, _ = _adopted_engine(initial, recorded_spec, ledger, replay, adopted_at)
+            later = {pos: c for pos, c in controls.items() if pos > adopted_at}
+            pipeline = Pipeline(engine, replay, later, planned, config, skip_through=adopted_at)
         return Prepared(initial, recorded_spec, ledger, engine, pipeline)
     except BaseException:
         ledger.close()
         raise
+
+
+def _adopt(
+    config: AppConfig,
+    spec: RunSpec,
+    ledger: Ledger,
+    planned: Mapping[int, Iterable[Control]] | None,
+) -> Prepared:
+    """`--adopt`: the ledger's positions and cash are the truth; go on from its last position."""
+    position = ledger.last_position()
+    engine, books, unmapped = _adopted_engine(config, spec, ledger, ledger, position)
+    ledger.position = position
+    ts = engine.clock.now()
+    for cid in books.open_orders:
+        ledger.record_order_status(cid, OrderStatus.CANCELLED, ts, "adopt")
+    reset = {
+        "strategy_state": "regime, cooldowns and exit bookkeeping start over from the next snapshot",
+        "condors_taken_over": len(engine.condor.open_condors()),
+        "positions_not_managed_by_a_layer": unmapped,
+        "open_orders_cancelled": books.open_orders,
+    }
+    engine.control(Control("adopt", {"reason": "operator"}))
+    engine.ledger_writer().record_config_version(
+        datetime.now(UTC), config_hash(config), config.model_dump_json(indent=2)
+    )
+    ledger.record_recovery(datetime.now(UTC), "adopt", 0, 0, json.dumps(reset, sort_keys=True))
+    log.warning(
+        "ledger_adopted",
+        position=position,
+        cash=round(engine.broker.portfolio.cash, 2),
+        open_positions=len(engine.broker.portfolio.open_positions()),
+        **reset,
+    )
+    return Prepared(
+        config, spec, ledger, engine, Pipeline(engine, planned=planned, skip_through=position)
+    )
 
 
 def _clock_for(start: date) -> SimulatedClock:
@@ -149,12 +219,15 @@ def simulate(
     state: StateDir,
     *,
     resume: bool = False,
+    adopt: bool = False,
     expect: Mapping[str, object] | None = None,
     planned: Mapping[int, Iterable[Control]] | None = None,
 ) -> dict[str, Any]:
     """Run the simulated market through the pipeline for ``days`` sessions in all (a resume
     re-derives the sessions already run, then goes on); return the whole run's summary."""
-    prepared = prepare(config, spec, state, resume=resume, expect=expect, planned=planned)
+    prepared = prepare(
+        config, spec, state, resume=resume or adopt, adopt=adopt, expect=expect, planned=planned
+    )
     try:
         process = prepared.pipeline.process
         market = Simulator(
@@ -223,6 +296,7 @@ async def run_daemon(
     state: StateDir,
     *,
     new: bool,
+    adopt: bool = False,
     expect: Mapping[str, object] | None = None,
 ) -> int:
     """The daemon: feed and API until SIGTERM/SIGINT; returns the exit code.
@@ -242,7 +316,7 @@ async def run_daemon(
             log.warning(
                 "ledger_archived", state_dir=str(state.path), archive=str(archived), reason="--new"
             )
-    prepared = prepare(config, spec, state, resume=resume, expect=expect)
+    prepared = prepare(config, spec, state, resume=resume, adopt=adopt and resume, expect=expect)
     engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
     market = Simulator(
         prepared.config.market,

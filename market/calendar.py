@@ -18,6 +18,8 @@ CALENDAR_START = date(1990, 1, 2)
 CALENDAR_END = date(2040, 12, 31)
 SPX_AM_SETTLEMENT = time(9, 30)
 """AM-settled SPX monthlies settle on the special opening quotation, from 09:30 ET."""
+VX_SETTLEMENT = time(9, 30)
+"""VX futures and VIX options settle on the VRO, the VIX's opening print at 09:30 ET."""
 SPX_OPTIONS_CLOSE_EXTRA = timedelta(minutes=15)
 """SPX and VIX options trade until 16:15 ET, a quarter hour past the equity close."""
 DAYS_PER_YEAR = 365.0
@@ -173,6 +175,11 @@ def vx_expiries_after(d: date, count: int, cal: TradingCalendar | None = None) -
 def spx_settlement_time(expiry: date) -> datetime:
     """Settlement moment of an AM-settled SPX monthly (09:30 ET on the expiry date)."""
     return datetime.combine(expiry, SPX_AM_SETTLEMENT, tzinfo=NEW_YORK)
+
+
+def vx_settlement_time(expiry: date) -> datetime:
+    """Settlement moment of a VX / VXM future or VIX option: the VRO, 09:30 ET on the expiry date."""
+    return datetime.combine(expiry, VX_SETTLEMENT, tzinfo=NEW_YORK)
 
 
 def years_between(ts: datetime, settlement: datetime) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -32,6 +32,7 @@ from strategies.events import CondorClosed, CondorOpened, ExitRule, ExitTriggere
 from strategies.state import MarketState
 
 if TYPE_CHECKING:
+    from brokers.portfolio import Position
     from market.snapshot import MarketSnapshot
 
 LAYER = "condor"
@@ -109,6 +110,43 @@ class CondorActor:
         """Session index before which no new condor opens (after a credit stop)."""
         self._skip_entry_session: tuple[int, date] | None = None
         self.stats = LayerStats()
+
+    def adopt(self, positions: Iterable[Position], client_ids: Iterable[str]) -> list[str]:
+        """Take over the layer's condors from adopted books (`--adopt`).
+
+        Each expiry holding exactly a long put, short put, short call and long call of one size
+        becomes an open condor whose credit is implied by the legs' average prices; order ids
+        continue after the highest one the ledger holds. Returns the symbols that do not form a
+        condor (left alone: no rule of this layer manages them).
+        """
+        numbers = [int(c.rsplit("-", 1)[1]) for c in client_ids if c.startswith(f"{LAYER}-")]
+        self._next_id = max(numbers, default=0) + 1
+        by_expiry: dict[date, list[Position]] = {}
+        unmapped: list[str] = []
+        for pos in positions:
+            if pos.layer != LAYER:
+                continue
+            if isinstance(pos.contract, OptionContract):
+                by_expiry.setdefault(pos.contract.expiry, []).append(pos)
+            else:
+                unmapped.append(pos.contract.symbol)
+        for expiry, held in sorted(by_expiry.items()):
+            shape = sorted(
+                (p.contract.right.value, p.quantity > 0)
+                for p in held
+                if isinstance(p.contract, OptionContract)
+            )
+            sizes = {abs(p.quantity) for p in held}
+            if shape != [("C", False), ("C", True), ("P", False), ("P", True)] or len(sizes) != 1:
+                unmapped += [p.contract.symbol for p in held]
+                continue
+            legs = tuple(OrderLeg(p.contract, 1 if p.quantity > 0 else -1) for p in held)
+            condor = Condor(self._new_position_id(), expiry, legs, sizes.pop())
+            condor.state = CondorState.OPEN
+            condor.credit = -sum(leg.ratio * p.avg_price for leg, p in zip(legs, held, strict=True))
+            self._condors[condor.position_id] = condor
+            self._next_id += 1
+        return unmapped
 
     def reconfigure(self, condor: CondorConfig, exits: ExitConfig) -> None:
         """Take new thresholds (a config reload); open condors keep their credit and size."""

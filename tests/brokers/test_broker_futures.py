@@ -130,3 +130,29 @@ def test_futures_margin_counts_against_buying_power(tmp_path: Path) -> None:
     rejected = events[-1]
     assert isinstance(rejected, OrderRejected)
     assert rejected.reason is RejectReason.INSUFFICIENT_BUYING_POWER
+
+
+def test_books_rebuilt_from_the_ledger_match_after_variation_closes_and_interest(
+    tmp_path: Path,
+) -> None:
+    """`--adopt` rebuilds the books from the cash journal: futures variation (daily and on a
+    close), interest and option fills give back the broker's own cash and positions."""
+    from brokers.adopt import rebuild_books
+    from brokers.portfolio import Portfolio
+
+    broker, events, ledger = make_broker(tmp_path)
+    broker.on_market_snapshot(snap_on(MON, {vx(): q(18.05), vxm(): q(18.05, 0.10)}))
+    broker.on_submit_order(SubmitOrder("h1", "hedge", (OrderLeg(vx(), 1),), 3))
+    broker.on_submit_order(SubmitOrder("h2", "hedge", (OrderLeg(vxm(), -1),), 4))
+    broker.on_market_snapshot(snap_on(TUE, {vx(): q(17.60), vxm(): q(17.60, 0.10)}, rate=0.04))
+    broker.on_submit_order(
+        SubmitOrder("h3", "hedge", (OrderLeg(vx(), -1),), 1, intent=OrderIntent.CLOSE)
+    )
+    broker.on_market_snapshot(snap_on(WED, {vx(): q(18.90), vxm(): q(18.90, 0.10)}, rate=0.04))
+    live = broker.portfolio
+    assert any(m["kind"] == "interest" for m in ledger.cash_movements())
+    assert any(m["note"].startswith("closed at") for m in ledger.cash_movements())
+    rebuilt = rebuild_books(ledger, Portfolio(1_000_000.0)).portfolio
+    assert rebuilt.cash == pytest.approx(live.cash, abs=1e-6)
+    assert dict(rebuilt.positions) == dict(live.positions)
+    assert rebuilt.realized_pnl("hedge") == pytest.approx(live.realized_pnl("hedge"), abs=1e-6)

@@ -244,3 +244,94 @@ def test_sigkill_ten_times_over_a_long_run_then_resume_gives_the_uninterrupted_f
     tmp_path: Path,
 ) -> None:
     _crash_and_resume(tmp_path, kills=10, days=250, seed=12)
+
+
+def test_pause_flatten_and_reload_survive_a_crash_and_resume_to_the_same_fills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Controls at known feed positions; a crash between them; the resume re-applies the
+    recorded ones where they happened and the rest as planned: the uninterrupted run's fills."""
+    from daemon.engine import Control, Engine
+
+    config = fast_config()
+    reloaded = load_config(
+        None, {"market": {"cadence_minutes": 30}, "strategy": {"condor": {"risk_per_condor": 0.02}}}
+    )
+    planned = {
+        300: [Control("pause", {"reason": "test"})],
+        310: [Control("flatten", {"reason": "test"})],
+        400: [Control("resume", {"reason": "test"})],
+        600: [Control("reload", {"config": reloaded.model_dump_json()})],
+    }
+    spec = RunSpec("calm", 4, date(2025, 1, 2))
+
+    def run(path: Path, resume: bool = False) -> dict[str, Any]:
+        with StateDir(path) as state:
+            return simulate(config, spec, 80, state, resume=resume, planned=planned)
+
+    whole = run(tmp_path / "whole")
+    assert whole["exits"]["flatten"] == 2
+    assert whole["rejected_orders_by_reason"] == {"trading_paused": 2}
+
+    class Killed(BaseException):
+        pass
+
+    original = Engine._on_market_snapshot
+
+    def dying(self: Engine, snap: Any) -> None:
+        if snap.seq == 350:  # after the pause and the flatten, before the resume and reload
+            raise Killed
+        original(self, snap)
+
+    with monkeypatch.context() as m:
+        m.setattr(Engine, "_on_market_snapshot", dying)
+        m.setattr(Ledger, "close", lambda self: self._conn.close())
+        with pytest.raises(Killed):
+            run(tmp_path / "crashed")
+    resumed = run(tmp_path / "crashed", resume=True)
+    assert resumed == whole
+
+    def controls(path: Path) -> list[Any]:
+        with sqlite3.connect(path / "ledger.sqlite") as db:
+            return (
+                db.execute(
+                    "SELECT position, kind, payload FROM control_events ORDER BY event_id"
+                ).fetchall()
+                + db.execute(
+                    "SELECT position, config_hash FROM config_versions ORDER BY version_id"
+                ).fetchall()
+            )
+
+    assert ledger_dump(tmp_path / "crashed" / "ledger.sqlite") == ledger_dump(
+        tmp_path / "whole" / "ledger.sqlite"
+    )
+    assert controls(tmp_path / "crashed") == controls(tmp_path / "whole")
+    assert [row[:2] for row in controls(tmp_path / "whole")[:4]] == [
+        (300, "pause"),
+        (310, "flatten"),
+        (400, "resume"),
+        (600, "reload"),
+    ]
+
+
+def test_every_published_event_is_logged_exactly_once(tmp_path: Path) -> None:
+    """The daemon's event logger is the one place published events become log lines."""
+    from structlog.testing import capture_logs
+
+    from daemon.engine import Control
+
+    planned = {
+        300: [Control("pause", {"reason": "test"})],
+        310: [Control("flatten", {"reason": "test"})],
+        400: [Control("resume", {"reason": "test"})],
+    }
+    with capture_logs() as logs, StateDir(tmp_path / "s") as state:
+        summary = simulate(
+            fast_config(), RunSpec("calm", 4, date(2025, 1, 2)), 40, state, planned=planned
+        )
+    names = [entry["event"] for entry in logs]
+    fills = [entry["fill_id"] for entry in logs if entry["event"] == "fill_recorded"]
+    assert len(fills) == len(set(fills)) == summary["fills"]
+    assert names.count("trading_paused") == names.count("trading_resumed") == 1
+    assert names.count("flatten_started") == 1
+    assert names.count("order_rejected") == summary["rejected_orders"] >= 1

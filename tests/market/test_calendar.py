@@ -12,8 +12,10 @@ from market.calendar import (
     NEW_YORK,
     CalendarRangeError,
     spx_monthly_expiry,
+    spx_settlement_time,
     trading_calendar,
     vx_expiry,
+    vx_settlement_time,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -95,3 +97,11 @@ def test_day_after_thanksgiving_closes_early_at_1315_et() -> None:
 def test_regular_session_options_close_at_1615_et() -> None:
     _, close = trading_calendar().session_hours(date(2025, 11, 26))
     assert close.astimezone(NEW_YORK).time() == time(16, 15)
+
+
+def test_vx_settles_on_the_vro_at_0930_et_on_its_expiry_date() -> None:
+    expiry = vx_expiry(2025, 6)
+    settles = vx_settlement_time(expiry)
+    assert settles.tzinfo is NEW_YORK
+    assert (settles.date(), settles.time()) == (expiry, time(9, 30))
+    assert settles == spx_settlement_time(expiry)  # both settle on an opening print

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market import chain, quote, snapshot
 from market.instruments import OptionContract, Right, Root, option_tick
 from market.pricing import bs_price
 from market.simulator import Simulator, SimulatorConfig
@@ -36,6 +37,12 @@ def sample() -> list[MarketSnapshot]:
 def _on_grid(price: float) -> bool:
     tick = option_tick(price)
     return abs(price / tick - round(price / tick)) < 1e-9
+
+
+def test_snapshot_re_exports_the_quote_and_chain_types() -> None:
+    assert snapshot.Quote is quote.Quote
+    assert snapshot.OptionChain is chain.OptionChain
+    assert snapshot.OptionModel is chain.OptionModel
 
 
 def test_quote_mid_and_half_spread() -> None:
