@@ -1,5 +1,7 @@
 """Ledger commit latency and fills/s: each fill (with its legs, order status and cash movement)
-is one transaction committed with ``synchronous=FULL`` in WAL mode, as the broker does it.
+is one transaction committed with ``synchronous=FULL`` in WAL mode, as the broker does it; then
+fills/s through the whole broker (validation, fill model, margin, ledger commit, books) on
+real simulator quotes, opening and closing an iron condor in turn.
 
     python bench/ledger.py [--fills 2000] [--dir DIR]
 
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from brokers.events import LegFill, OrderFilled  # noqa: E402
 from brokers.ledger import Ledger  # noqa: E402
 from brokers.orders import OrderIntent, OrderLeg, SubmitOrder  # noqa: E402
+from daemon.logging import configure_logging  # noqa: E402
 from market.instruments import OptionContract, Right, Root  # noqa: E402
 
 
@@ -31,6 +34,7 @@ def main() -> None:
     parser.add_argument("--fills", type=int, default=2000)
     parser.add_argument("--dir", type=Path)
     args = parser.parse_args()
+    configure_logging("warning", "json", stream=sys.stderr)
     expiry = date(2025, 3, 21)
     legs = (
         OrderLeg(OptionContract(Root.SPX, expiry, 5600.0, Right.PUT), 1),
@@ -72,6 +76,7 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         ledger.close()
     latencies.sort()
+    broker_fills_per_s = _broker_fills_per_s(args.fills, args.dir)
     print(
         json.dumps(
             {
@@ -80,10 +85,58 @@ def main() -> None:
                 "commit_ms_p50": round(statistics.median(latencies), 3),
                 "commit_ms_p99": round(latencies[int(0.99 * (len(latencies) - 1))], 3),
                 "commit_ms_max": round(latencies[-1], 3),
-                "fills_per_s": round(args.fills / elapsed, 1),
+                "ledger_fills_per_s": round(args.fills / elapsed, 1),
+                "broker_fills_per_s": round(broker_fills_per_s, 1),
             }
         )
     )
+
+
+def _broker_fills_per_s(count: int, where: Path | None) -> float:
+    from brokers.broker import PaperBroker
+    from brokers.config import BrokerConfig
+    from brokers.events import OrderFilled
+    from market.clock import SimulatedClock
+    from market.simulator import Simulator, SimulatorConfig
+
+    snap = next(iter(Simulator(SimulatorConfig(), seed=1, start=date(2025, 1, 2)).snapshots(1)))
+    expiry = snap.spx_expiries[1]
+    chain = snap.chain(expiry)
+    short_put = chain.strike_nearest_delta(Right.PUT, 0.16)
+    short_call = chain.strike_nearest_delta(Right.CALL, 0.16)
+    legs = (
+        OrderLeg(OptionContract(Root.SPX, expiry, short_put - 60, Right.PUT), 1),
+        OrderLeg(OptionContract(Root.SPX, expiry, short_put, Right.PUT), -1),
+        OrderLeg(OptionContract(Root.SPX, expiry, short_call, Right.CALL), -1),
+        OrderLeg(OptionContract(Root.SPX, expiry, short_call + 60, Right.CALL), 1),
+    )
+    closing = tuple(OrderLeg(leg.contract, -leg.ratio) for leg in legs)
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
+        ledger = Ledger.open(Path(tmp) / "ledger.sqlite")
+        fills: list[object] = []
+        broker = PaperBroker(
+            BrokerConfig(),
+            ledger,
+            lambda e: fills.append(e) if isinstance(e, OrderFilled) else None,
+            SimulatedClock(snap.ts),
+        )
+        broker.on_market_snapshot(snap)
+        start = time.perf_counter()
+        for n in range(count):
+            opening = n % 2 == 0
+            broker.on_submit_order(
+                SubmitOrder(
+                    f"b-{n}",
+                    "condor",
+                    legs if opening else closing,
+                    5,
+                    intent=OrderIntent.OPEN if opening else OrderIntent.CLOSE,
+                )
+            )
+        elapsed = time.perf_counter() - start
+        ledger.close()
+    assert len(fills) == count, f"only {len(fills)} of {count} orders filled"
+    return count / elapsed
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ class Status(BaseModel):
     open_positions: list[PositionView]
     equity: float
     cash: float
+    margin_requirement: float
+    """Dollars held against open structures (defined-risk width, futures initial margin)."""
+    buying_power: float
+    """Cash less the margin requirement, dollars."""
+    trading_paused: bool
     snapshots: int
     handler_errors: int
     """Handler exceptions contained by the bus since start (each logged as handler_failed)."""
@@ -71,6 +76,9 @@ def status_of(engine: Engine) -> Status:
         open_positions=positions,
         equity=round(engine.broker.equity(), 2),
         cash=round(engine.broker.portfolio.cash, 2),
+        margin_requirement=round(engine.broker.portfolio.requirement(), 2),
+        buying_power=round(engine.broker.portfolio.buying_power(), 2),
+        trading_paused=engine.broker.trading_paused,
         snapshots=engine.ticks,
         handler_errors=engine.bus.handler_errors,
         last_snapshot_age_s=round(age, 3) if age is not None else None,

@@ -67,3 +67,17 @@ async def test_positions_and_status_over_http(prepared: Prepared) -> None:
         }
         status = await (await client.get("/status")).json()
         assert len(status["open_positions"]) == len(body["positions"])
+        # two condors: each holds its wider wing x 100 x quantity; buying power is cash less that
+        portfolio = prepared.engine.broker.portfolio
+        widths = {}
+        for pos in portfolio.open_positions():
+            widths.setdefault(pos.contract.expiry, []).append(pos)
+        expected = 0.0
+        for legs in widths.values():
+            strikes = {(p.contract.right, p.quantity > 0): p.contract.strike for p in legs}
+            put_w = strikes[("P", False)] - strikes[("P", True)]
+            call_w = strikes[("C", True)] - strikes[("C", False)]
+            expected += max(put_w, call_w) * 100 * abs(legs[0].quantity)
+        assert status["margin_requirement"] == pytest.approx(expected)
+        assert status["buying_power"] == pytest.approx(status["cash"] - expected, abs=0.01)
+        assert status["trading_paused"] is False
