@@ -308,8 +308,17 @@ class PaperBroker:
         self._ledger.record_order_status(
             cmd.client_order_id, OrderStatus.ACCEPTED, ts, order_id=order_id
         )
-        log.debug("order_accepted", order_id=order_id, client_order_id=cmd.client_order_id)
-        self._publish(OrderAccepted(ts, order_id, cmd.client_order_id, cmd.layer))
+        effect = self._portfolio.buying_power_effect(cmd.layer, checked.legs, checked.fees)
+        self._publish(
+            OrderAccepted(
+                ts,
+                order_id,
+                cmd.client_order_id,
+                cmd.layer,
+                round(effect.requirement_change, 2),
+                round(effect.total, 2),
+            )
+        )
         if marketable(cmd, checked):
             self._fill(order_id, cmd, checked, ts)
         else:

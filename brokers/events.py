@@ -54,6 +54,11 @@ class OrderAccepted:
     order_id: str
     client_order_id: str
     layer: str
+    requirement_change: float = 0.0
+    """Dollars the order adds to (or frees from) the margin requirement, at the current quotes."""
+    buying_power_effect: float = 0.0
+    """Buying power the order consumes (positive) or releases: requirement change less credit
+    received, plus fees, dollars."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import structlog
 from brokers.events import (
     ContractSettled,
     FlattenStarted,
+    OrderAccepted,
     OrderCancelled,
     OrderFilled,
     OrderRejected,
@@ -27,6 +28,7 @@ log = structlog.get_logger("alvh.events")
 
 EVENT_NAMES: dict[type, str] = {
     SubmitOrder: "order_submitted",
+    OrderAccepted: "order_accepted",
     OrderRejected: "order_rejected",
     OrderFilled: "fill_recorded",
     OrderCancelled: "order_cancelled",

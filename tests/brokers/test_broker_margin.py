@@ -165,3 +165,22 @@ def test_closing_is_never_rejected_for_buying_power(tmp_path: Path) -> None:
     assert isinstance(events[-2], OrderFilled)
     assert broker.portfolio.open_positions() == []
     assert broker.buying_power() < 0
+
+
+def test_accepted_order_shows_requirement_change_and_buying_power_effect_apart(
+    tmp_path: Path,
+) -> None:
+    """An iron condor holds its wider wing x 100 x qty; it consumes that less the credit, plus fees."""
+    from brokers.events import OrderAccepted, OrderFilled
+
+    broker, events = make_broker(tmp_path)
+    broker.on_submit_order(SubmitOrder("ic", "condor", CONDOR, 2))
+    [accepted] = [e for e in events if isinstance(e, OrderAccepted)]
+    [fill] = [e for e in events if isinstance(e, OrderFilled)]
+    credit = -fill.net_price * 100 * 2
+    wider = max(
+        CONDOR[1].contract.strike - CONDOR[0].contract.strike,
+        CONDOR[3].contract.strike - CONDOR[2].contract.strike,
+    )
+    assert accepted.requirement_change == pytest.approx(wider * 100 * 2)
+    assert accepted.buying_power_effect == pytest.approx(wider * 100 * 2 - credit + fill.fees)
