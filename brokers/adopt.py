@@ -18,7 +18,7 @@ from market.instruments import FutureContract, parse_contract
 from .events import ContractSettled, LegFill, OrderFilled
 from .ledger import Ledger
 from .ledger_verify import CASH_TOLERANCE
-from .orders import OrderIntent, OrderLeg, OrderType, SubmitOrder
+from .orders import OrderIntent, OrderLeg, OrderType, SubmitOrder, TimeInForce
 from .portfolio import Portfolio
 
 
@@ -77,6 +77,7 @@ def _order(row: dict[str, Any]) -> SubmitOrder:
         row["limit_price"],
         OrderIntent(row["intent"]),
         row["reason"],
+        TimeInForce(row["time_in_force"]),
     )
 
 

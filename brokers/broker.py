@@ -41,7 +41,7 @@ from .events import (
 from .fills import ComboPrice, QuoteLike
 from .flatten import FlattenQueue
 from .greeks import BookGreeks, book_greeks
-from .ledger import OrderStatus
+from .ledger import ClosingVariation, OrderStatus
 from .lifecycle import credit_interest, settle_expired, settle_variation
 from .orders import CancelOrder, Flatten, PauseTrading, ResumeTrading, SubmitOrder
 from .portfolio import Portfolio
@@ -122,6 +122,14 @@ class PaperBroker:
             settlements=books.settlements,
             rejected_orders=books.rejected,
         )
+
+    def prime(self, snap: MarketView) -> None:
+        """Take ``snap`` as the market already handled (the adopt position): its session and mids
+        become the broker's, so the next session change settles variation and interest as the
+        original run did; nothing trades, settles or is published."""
+        self._snap = snap
+        self._session = snap.session
+        self.marks()
 
     # --- read side -------------------------------------------------------------------------
     @property
@@ -349,18 +357,20 @@ class PaperBroker:
         variation = self._portfolio.closing_variation(cmd.layer, price.legs)
         # Durable first: the ledger commits the fill before anyone hears of it.
         cash = self._portfolio.cash + fill.cash_change
-        self._ledger.record_fill(fill, cash)
+        closing = []
+        running = cash
         for leg, amount in variation:
-            cash += amount
-            self._ledger.record_cash_movement(
-                ts,
-                "variation",
-                amount,
-                cash,
-                layer=cmd.layer,
-                symbol=leg.contract.symbol,
-                note=f"closed at {leg.price} ({fill.fill_id})",
+            running += amount
+            closing.append(
+                ClosingVariation(
+                    cmd.layer,
+                    leg.contract.symbol,
+                    amount,
+                    running,
+                    f"closed at {leg.price} ({fill.fill_id})",
+                )
             )
+        self._ledger.record_fill(fill, cash, closing)
         self._portfolio.apply_fill(fill)
         self._stats.fills += 1
         self._publish(fill)

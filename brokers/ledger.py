@@ -10,6 +10,8 @@ their own on the path from snapshot to order.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -19,11 +21,23 @@ from .events import ContractSettled, OrderFilled, premium_cash
 from .ledger_schema import SCHEMA_VERSION, SchemaError, migrate
 from .orders import SubmitOrder
 
-__all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "OrderStatus"]
+__all__ = ["SCHEMA_VERSION", "ClosingVariation", "Ledger", "LedgerError", "OrderStatus"]
 
 EXPLICIT_CASH_KINDS = ("deposit", "interest", "variation")
 """Cash movements written by :meth:`Ledger.record_cash_movement`; fills and settlements write
 their own (kinds ``fill`` and ``settlement``) in the same transaction as the row itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingVariation:
+    """The variation a fill realizes by closing futures: written with the fill, in its
+    transaction, so a crash cannot keep one without the other."""
+
+    layer: str
+    symbol: str
+    amount: float
+    cash_after: float
+    note: str
 
 
 class LedgerError(Exception):
@@ -131,8 +145,8 @@ class Ledger:
         legs = ";".join(f"{leg.ratio:+d} {leg.contract.symbol}" for leg in cmd.legs)
         self._conn.execute(
             "INSERT OR IGNORE INTO orders (client_order_id, ts, layer, intent, order_type,"
-            " quantity, limit_price, reason, legs, status, updated_ts, position)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " quantity, limit_price, reason, legs, status, updated_ts, position, time_in_force)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 cmd.client_order_id,
                 _ts(ts),
@@ -146,6 +160,7 @@ class Ledger:
                 OrderStatus.SUBMITTED,
                 _ts(ts),
                 self.position,
+                cmd.time_in_force.value,
             ),
         )
         self._append_order_event(cmd.client_order_id, ts, OrderStatus.SUBMITTED, "")
@@ -174,8 +189,14 @@ class Ledger:
             (client_order_id, _ts(ts), status, reason),
         )
 
-    def record_fill(self, fill: OrderFilled, cash_after: float) -> None:
-        """Insert a fill, its legs and its order's new status, and commit before returning."""
+    def record_fill(
+        self,
+        fill: OrderFilled,
+        cash_after: float,
+        closing_variation: Sequence[ClosingVariation] = (),
+    ) -> None:
+        """Insert a fill, its legs, its order's new status, its cash movement and the variation
+        of any futures it closes, and commit them together before returning."""
         try:
             self._conn.execute(
                 "INSERT INTO fills (fill_id, order_id, client_order_id, ts, layer, intent, reason,"
@@ -213,6 +234,10 @@ class Ledger:
                     for i, leg in enumerate(fill.legs)
                 ],
             )
+            for v in closing_variation:
+                self._insert_cash_movement(
+                    fill.ts, "variation", v.amount, v.cash_after, v.layer, v.symbol, "", v.note
+                )
             self.record_order_status(
                 fill.client_order_id, OrderStatus.FILLED, fill.ts, fill.fill_id, fill.order_id
             )
@@ -310,9 +335,11 @@ class Ledger:
         self._conn.commit()
 
     def record_daily_mark(self, mark: dict[str, Any]) -> None:
-        """The end-of-session mark (equity, cash, SPX, VIX, regime, per-layer P&L, hedge size)."""
+        """The end-of-session mark (equity, cash, SPX, VIX, regime, per-layer P&L, hedge size);
+        a session's first mark stands (an adopt at a session's close does not mark it twice)."""
         self._conn.execute(
-            "INSERT INTO daily_marks (session, position, ts, equity, cash, spx, vix, regime,"
+            "INSERT OR IGNORE INTO daily_marks (session, position, ts, equity, cash, spx, vix,"
+            " regime,"
             " layer_pnl, hedge_size) VALUES (:session, :position, :ts, :equity, :cash, :spx,"
             " :vix, :regime, :layer_pnl, :hedge_size)",
             {**mark, "position": self.position},

@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS settlements (
 # control events and config versions at their feed position; daily marks; recoveries.
 _V1_TO_V2 = """
 ALTER TABLE orders ADD COLUMN position INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE orders ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'day';
 ALTER TABLE fills ADD COLUMN position INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE settlements ADD COLUMN position INTEGER NOT NULL DEFAULT -1;
 CREATE TABLE cash_movements (

@@ -1,10 +1,23 @@
 """`alvh ledger verify`: does the ledger add up?
 
-- cash: every cash movement's ``cash_after`` is the running sum of the movements so far, and
-  every fill and settlement has exactly its movement (same amount and ``cash_after``);
+Every problem found is one line naming the row (fill id, settlement id or movement id).
+
+- cash: every cash movement's ``cash_after`` is the running sum of the movements so far, and the
+  first movement is the starting deposit;
+- fills: every fill has legs and a quantity, and exactly one ``fill`` movement (ref = fill id;
+  no movement names a fill the ledger lacks) with the fill's
+  ``cash_after``, whose amount is the fill's option premium less its fees,
+  -sum(leg quantity x price x multiplier) over option legs - fees, to half a cent (futures legs
+  move no premium: their P&L is separate ``variation`` movements); and its ``net_price`` is
+  sum(leg quantity x leg price) / fill quantity, to 1e-6;
+- orders: every fill's order exists and carries that fill's order id, and the fill's legs are
+  the order's legs, in order: same symbols, leg quantity = order ratio x fill quantity;
+- settlements: the ``settlement`` movements pair one to one, in order, with the settlements,
+  each with the same symbol, layer, amount (= the settlement's cash) and ``cash_after``; an
+  option settlement's cash is intrinsic(settlement price) x multiplier x quantity, to half a cent
+  (a futures settlement's cash is its last variation, which the ledger cannot re-derive);
 - positions: quantities per (layer, contract) are the sum of fills, and each settlement closes
-  exactly the position held at that moment;
-- orders: every fill's order exists and carries that fill's order id.
+  exactly the position held at that moment.
 """
 
 from __future__ import annotations
@@ -13,10 +26,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from market.instruments import OptionContract, parse_contract
+
 from .ledger import Ledger
 
 CASH_TOLERANCE = 0.005
 """Half a cent: cash movements are exact to the cent, sums of floats are not to the bit."""
+PRICE_TOLERANCE = 1e-6
+"""Net prices are sums of 4-decimal leg prices: exact far below this."""
 
 
 @dataclass
@@ -43,6 +60,25 @@ class VerifyReport:
         head = "ledger OK" if self.ok else f"ledger has {len(self.problems)} problem(s)"
         counts = ", ".join(f"{v} {k}" for k, v in self.counts.items())
         return [f"{head}: {counts}; cash {self.cash:,.2f}", *(f"  - {p}" for p in self.problems)]
+
+
+def _order_legs(text: str) -> list[tuple[str, int]]:
+    """An order row's legs, ``"+1 SYMBOL;-1 SYMBOL"``, as (symbol, ratio) pairs."""
+    out = []
+    for part in text.split(";"):
+        ratio, _, symbol = part.strip().partition(" ")
+        out.append((symbol, int(ratio)))
+    return out
+
+
+def _premium(legs: list[dict[str, Any]]) -> float:
+    """Dollars a fill's legs move into cash: -sum(qty x price x multiplier) of option legs."""
+    total = 0.0
+    for leg in legs:
+        contract = parse_contract(leg["symbol"])
+        if isinstance(contract, OptionContract):
+            total -= leg["quantity"] * leg["price"] * contract.multiplier
+    return total
 
 
 def verify_ledger(ledger: Ledger, max_problems: int = 50) -> VerifyReport:
@@ -75,22 +111,95 @@ def verify_ledger(ledger: Ledger, max_problems: int = 50) -> VerifyReport:
     report.cash = running
     if movements and movements[0]["kind"] != "deposit":
         problem("the first cash movement is not the starting deposit")
+
+    # each fill: its movement (cash_after and amount), its net price, its order's legs
     fill_moves = {m["ref"]: m for m in movements if m["kind"] == "fill"}
     for f in fills:
-        if f["fill_id"] not in fill_moves:
-            problem(f"fill {f['fill_id']} has no cash movement")
+        fid = f["fill_id"]
+        legs = f["legs"]
+        if f["quantity"] and legs:
+            net = sum(leg["quantity"] * leg["price"] for leg in legs) / f["quantity"]
+            if abs(net - f["net_price"]) > PRICE_TOLERANCE:
+                problem(f"fill {fid}: net_price {f['net_price']:.4f} but its legs net {net:.4f}")
+        else:
+            problem(f"fill {fid}: quantity {f['quantity']} with {len(legs)} legs")
+        move = fill_moves.pop(fid, None)
+        if move is None:
+            problem(f"fill {fid} has no cash movement")
+        else:
+            if abs(move["cash_after"] - f["cash_after"]) > CASH_TOLERANCE:
+                problem(
+                    f"fill {fid}: cash_after {f['cash_after']:.2f}, its movement says"
+                    f" {move['cash_after']:.2f}"
+                )
+            try:
+                expected = _premium(legs) - f["fees"]
+            except ValueError as exc:
+                problem(f"fill {fid}: {exc}")
+            else:
+                if abs(move["amount"] - expected) > CASH_TOLERANCE:
+                    problem(
+                        f"fill {fid}: cash movement {move['movement_id']} moves"
+                        f" {move['amount']:.2f}, its legs' premium less {f['fees']:.2f} fees is {expected:.2f}"
+                    )
+        order = orders.get(f["client_order_id"])
+        if order is None:
+            problem(f"fill {fid}: its order {f['client_order_id']} is not in the ledger")
             continue
-        m = fill_moves.pop(f["fill_id"])
-        if abs(m["cash_after"] - f["cash_after"]) > CASH_TOLERANCE:
+        if order["order_id"] != f["order_id"]:
             problem(
-                f"fill {f['fill_id']}: cash_after {f['cash_after']:.2f}, its movement says"
-                f" {m['cash_after']:.2f}"
+                f"fill {fid}: order {f['client_order_id']} has id {order['order_id']},"
+                f" the fill says {f['order_id']}"
+            )
+        try:
+            want = [(s, r * f["quantity"]) for s, r in _order_legs(order["legs"])]
+        except ValueError:
+            problem(
+                f"fill {fid}: order {f['client_order_id']} has malformed legs {order['legs']!r}"
+            )
+            continue
+        got = [(leg["symbol"], leg["quantity"]) for leg in legs]
+        if got != want:
+            problem(
+                f"fill {fid}: legs {'; '.join(f'{q:+d} {s}' for s, q in got)} but order"
+                f" {f['client_order_id']} x {f['quantity']} is"
+                f" {'; '.join(f'{q:+d} {s}' for s, q in want)}"
             )
     for ref in fill_moves:
         problem(f"cash movement for fill {ref}, which the ledger does not hold")
+
+    # each settlement: its movement, one to one in order, and an option's intrinsic value
     settle_moves = [m for m in movements if m["kind"] == "settlement"]
     if len(settle_moves) != len(settlements):
         problem(f"{len(settlements)} settlements but {len(settle_moves)} settlement cash movements")
+    for s, m in zip(settlements, settle_moves, strict=False):
+        if (
+            m["symbol"] != s["symbol"]
+            or m["layer"] != s["layer"]
+            or abs(m["amount"] - s["cash"]) > CASH_TOLERANCE
+            or abs(m["cash_after"] - s["cash_after"]) > CASH_TOLERANCE
+        ):
+            problem(
+                f"settlement {s['settlement_id']} ({s['layer']} {s['symbol']}): cash"
+                f" {s['cash']:.2f}, cash_after {s['cash_after']:.2f}, but its cash movement"
+                f" {m['movement_id']} ({m['layer']} {m['symbol']}) moves {m['amount']:.2f},"
+                f" cash_after {m['cash_after']:.2f}"
+            )
+    for s in settlements:
+        try:
+            contract = parse_contract(s["symbol"])
+        except ValueError as exc:
+            problem(f"settlement {s['settlement_id']}: {exc}")
+            continue
+        if isinstance(contract, OptionContract):
+            value = contract.intrinsic(s["settlement_price"])
+            expected = value * contract.multiplier * s["quantity"]
+            if abs(s["cash"] - expected) > CASH_TOLERANCE:
+                problem(
+                    f"settlement {s['settlement_id']} of {s['quantity']} {s['symbol']}: cash"
+                    f" {s['cash']:.2f} but intrinsic at {s['settlement_price']} is {value:.4f}"
+                    f" x {contract.multiplier} x {s['quantity']} = {expected:.2f}"
+                )
 
     # positions = sum of fills and settlements, in time order
     events: list[tuple[str, int, str, Any]] = [(f["ts"], 0, f["fill_id"], f) for f in fills]
@@ -112,15 +221,4 @@ def verify_ledger(ledger: Ledger, max_problems: int = 50) -> VerifyReport:
     report.open_positions = {
         f"{layer} {symbol}": qty for (layer, symbol), qty in sorted(held.items()) if qty
     }
-
-    # every fill's order exists
-    for f in fills:
-        order = orders.get(f["client_order_id"])
-        if order is None:
-            problem(f"fill {f['fill_id']}: its order {f['client_order_id']} is not in the ledger")
-        elif order["order_id"] != f["order_id"]:
-            problem(
-                f"fill {f['fill_id']}: order {f['client_order_id']} has id {order['order_id']},"
-                f" the fill says {f['order_id']}"
-            )
     return report

@@ -6,6 +6,7 @@ hand in fakes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from market.instruments import Contract, OptionContract
 from .events import ContractSettled, OrderFilled
 from .fills import QuoteLike
 from .greeks import GreeksLike
+from .ledger import ClosingVariation
 from .orders import SubmitOrder
 
 
@@ -71,7 +73,12 @@ class BrokerLedger(Protocol):
         order_id: str | None = None,
     ) -> None: ...
 
-    def record_fill(self, fill: OrderFilled, cash_after: float) -> None: ...
+    def record_fill(
+        self,
+        fill: OrderFilled,
+        cash_after: float,
+        closing_variation: Sequence[ClosingVariation] = (),
+    ) -> None: ...
 
     def record_settlement(self, settled: ContractSettled, cash_after: float) -> None: ...
 

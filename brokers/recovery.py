@@ -10,11 +10,12 @@ The first difference is a :class:`Divergence`, naming it; the daemon refuses to 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from .events import ContractSettled, OrderFilled
-from .ledger import EXPLICIT_CASH_KINDS, Ledger
+from .ledger import EXPLICIT_CASH_KINDS, ClosingVariation, Ledger
 from .orders import SubmitOrder
 
 
@@ -69,9 +70,20 @@ class LedgerReplay:
         """Recorded fills, settlements and cash movements not yet re-derived."""
         return len(self._fills) + len(self._settlements) + len(self._movements)
 
-    def caught_up(self) -> bool:
-        """All recorded history re-derived and the feed past the last recorded position."""
-        return self.history_left == 0 and self.position >= self.last_position
+    def caught_up(self, position: int | None = None) -> bool:
+        """All recorded history re-derived and the feed at or past the last recorded position."""
+        at = self.position if position is None else position
+        return self.history_left == 0 and at >= self.last_position
+
+    def _unrecorded(self, what: str) -> None:
+        """A re-derived write the ledger has no match for. Before the ledger's last recorded
+        position that is a divergence: every later commit would have committed it too. At or
+        after it, it is what a crash cut off, and it is written now."""
+        if self.position < self.last_position:
+            raise Divergence(
+                f"the re-derived run makes {what} at feed position {self.position}, which the"
+                f" ledger does not hold (it goes on to position {self.last_position})"
+            )
 
     def unmatched(self) -> str:
         """Describe what the ledger holds that the re-derived run never produced."""
@@ -91,6 +103,7 @@ class LedgerReplay:
     def record_order(self, cmd: SubmitOrder, ts: datetime) -> None:
         recorded = self._orders.get(cmd.client_order_id)
         if recorded is None:
+            self._unrecorded(f"order {cmd.client_order_id}")
             self._ledger.record_order(cmd, ts)
             return
         legs = ";".join(f"{leg.ratio:+d} {leg.contract.symbol}" for leg in cmd.legs)
@@ -104,6 +117,7 @@ class LedgerReplay:
                 "quantity": cmd.quantity,
                 "limit_price": cmd.limit_price,
                 "order_type": cmd.order_type.value,
+                "time_in_force": cmd.time_in_force.value,
             },
         )
         self.verified["orders"] += 1
@@ -117,12 +131,23 @@ class LedgerReplay:
         order_id: str | None = None,
     ) -> None:
         if (client_order_id, status) not in self._order_events:
+            self._unrecorded(f"order {client_order_id} {status}")
             self._ledger.record_order_status(client_order_id, status, ts, reason, order_id)
 
-    def record_fill(self, fill: OrderFilled, cash_after: float) -> None:
+    def record_fill(
+        self,
+        fill: OrderFilled,
+        cash_after: float,
+        closing_variation: Sequence[ClosingVariation] = (),
+    ) -> None:
         if not self._fills:
-            self._ledger.record_fill(fill, cash_after)
+            self._unrecorded(f"fill {fill.fill_id} ({fill.client_order_id})")
+            self._ledger.record_fill(fill, cash_after, closing_variation)
             return
+        for v in closing_variation:
+            self.record_cash_movement(
+                fill.ts, "variation", v.amount, v.cash_after, v.layer, v.symbol, v.note
+            )
         recorded = self._fills.popleft()
         derived = {
             "fill_id": fill.fill_id,
@@ -149,6 +174,7 @@ class LedgerReplay:
 
     def record_settlement(self, settled: ContractSettled, cash_after: float) -> None:
         if not self._settlements:
+            self._unrecorded(f"a settlement of {settled.contract.symbol}")
             self._ledger.record_settlement(settled, cash_after)
             return
         recorded = self._settlements.popleft()
@@ -179,6 +205,7 @@ class LedgerReplay:
         note: str = "",
     ) -> None:
         if not self._movements:
+            self._unrecorded(f"a {kind} cash movement of {amount:.2f}")
             self._ledger.record_cash_movement(ts, kind, amount, cash_after, layer, symbol, note)
             return
         recorded = self._movements.popleft()

@@ -287,6 +287,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from brokers.adopt import AdoptError
     from brokers.ledger import LedgerError
     from brokers.recovery import Divergence
     from daemon.runner import ResumeError
@@ -313,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         return EX_USAGE
     except Divergence as exc:
         print(f"alvh: error: recovery diverged from the ledger: {exc}", file=sys.stderr)
+        return EX_DIVERGED
+    except AdoptError as exc:
+        print(f"alvh: error: cannot adopt the ledger: {exc}", file=sys.stderr)
         return EX_DIVERGED
     except (LedgerError, sqlite3.Error) as exc:
         print(f"alvh: error: ledger: {exc}", file=sys.stderr)

@@ -126,6 +126,16 @@ class Engine:
         self.last_snapshot = snap
         self.last_snapshot_monotonic = time.monotonic()
 
+    def prime(self, snap: MarketSnapshot) -> None:
+        """Stand at ``snap`` as if it had just been handled (the position an adopt continues
+        from): clock, feed position, the broker's session and mids, the market state."""
+        self.clock.advance_to(snap.ts)
+        self.ledger.position = snap.seq
+        self.ticks = snap.seq + 1
+        self.last_snapshot = snap
+        self.broker.prime(snap)
+        self.state.on_market_snapshot(snap)
+
     def _record_daily_mark(self, close: MarketSnapshot) -> None:
         """The end-of-session mark, taken before the next session's snapshot touches anything."""
         portfolio = self.broker.portfolio

@@ -63,6 +63,10 @@ class Pipeline:
 
     def process(self, snap: MarketSnapshot) -> None:
         if snap.seq <= self._skip_through:
+            if snap.seq == self._skip_through:
+                self.engine.prime(snap)
+                if self.recovering and self.replay is not None and self.replay.caught_up(snap.seq):
+                    self._complete_recovery(snap)
             return
         engine = self.engine
         if self._recovering:
@@ -72,7 +76,7 @@ class Pipeline:
             engine.control(control, record=False)
         if self.recovering:
             assert self.replay is not None
-            if not self.replay.caught_up():
+            if not self.replay.caught_up(snap.seq):
                 return
             self._complete_recovery(snap)
         for control in self._planned.pop(snap.seq, ()):

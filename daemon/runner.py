@@ -20,6 +20,7 @@ from aiohttp import web
 
 from brokers.adopt import AdoptedBooks, rebuild_books
 from brokers.ledger import Ledger, LedgerError, OrderStatus
+from brokers.orders import PauseTrading
 from brokers.recovery import Divergence, LedgerReplay
 from daemon.api import build_app
 from daemon.bus import EventBus
@@ -88,6 +89,8 @@ def _adopted_engine(
     engine = Engine(config, writer, make_bus(config), _clock_for(spec.start))
     books = rebuild_books(ledger, engine.broker.portfolio, upto)
     engine.broker.take_over(books)
+    if _paused_at(ledger, upto):
+        engine.broker.on_pause_trading(PauseTrading("in force when the ledger was adopted"))
     unmapped = engine.condor.adopt(engine.broker.portfolio.open_positions(), books.orders)
     return engine, books, unmapped
 
@@ -167,6 +170,15 @@ def prepare(
         raise
 
 
+def _paused_at(ledger: Ledger, position: int) -> bool:
+    """Whether the recorded pause and resume events leave trading paused at ``position``."""
+    paused = False
+    for event in ledger.control_events():
+        if event["position"] <= position and event["kind"] in ("pause", "resume"):
+            paused = event["kind"] == "pause"
+    return paused
+
+
 def _adopt(
     config: AppConfig,
     spec: RunSpec,
@@ -181,6 +193,8 @@ def _adopt(
     for cid in books.open_orders:
         ledger.record_order_status(cid, OrderStatus.CANCELLED, ts, "adopt")
     reset = {
+        "trading_paused": engine.broker.trading_paused,
+        "flatten_in_progress": "not resumed: send flatten again if it is still wanted",
         "strategy_state": "regime, cooldowns and exit bookkeeping start over from the next snapshot",
         "condors_taken_over": len(engine.condor.open_condors()),
         "positions_not_managed_by_a_layer": unmapped,

@@ -156,3 +156,35 @@ def test_books_rebuilt_from_the_ledger_match_after_variation_closes_and_interest
     assert rebuilt.cash == pytest.approx(live.cash, abs=1e-6)
     assert dict(rebuilt.positions) == dict(live.positions)
     assert rebuilt.realized_pnl("hedge") == pytest.approx(live.realized_pnl("hedge"), abs=1e-6)
+
+
+def test_a_futures_close_and_its_variation_commit_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash while writing the close's variation must not leave the fill without it."""
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger.open(path)
+    broker = PaperBroker(
+        BrokerConfig(slippage=0.0), ledger, lambda e: None, SimulatedClock(ts_on(MON))
+    )
+    broker.on_market_snapshot(snap_on(MON, {vx(): q(18.05)}))
+    broker.on_submit_order(SubmitOrder("o", "hedge", (OrderLeg(vx(), 1),), 2))
+    broker.on_market_snapshot(snap_on(MON, {vx(): q(18.85)}, minutes=30))
+    original = Ledger._insert_cash_movement
+
+    def dies_on_variation(self: Ledger, ts: object, kind: str, *args: object) -> None:
+        if kind == "variation":
+            raise OSError("power cut")
+        original(self, ts, kind, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "_insert_cash_movement", dies_on_variation)
+    with pytest.raises(OSError):
+        broker.on_submit_order(
+            SubmitOrder("c", "hedge", (OrderLeg(vx(), -1),), 2, intent=OrderIntent.CLOSE)
+        )
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT fill_id FROM fills").fetchall() == [("F00000001",)]
+        kinds = [r[0] for r in other.execute("SELECT kind FROM cash_movements")]
+    assert "variation" not in kinds and kinds.count("fill") == 1

@@ -162,3 +162,65 @@ def test_adopt_goes_on_from_the_ledgers_books_and_resumes_from_the_adopt_point(
                 ).fetchall()
             )
     assert dumps[0] == dumps[1]
+
+
+def test_a_resume_right_after_an_adopt_at_the_end_of_the_feed_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, cfg = _diverged(tmp_path, capsys)
+    assert (
+        main(
+            [
+                "simulate",
+                "--adopt",
+                "--days",
+                "40",
+                "--json",
+                "--config",
+                str(cfg),
+                "--state-dir",
+                str(state),
+            ]
+        )
+        == 0
+    )
+    adopted = json.loads(capsys.readouterr().out)
+    assert (
+        main(
+            [
+                "simulate",
+                "--resume",
+                "--days",
+                "40",
+                "--json",
+                "--config",
+                str(cfg),
+                "--state-dir",
+                str(state),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["final_cash"] == adopted["final_cash"]
+
+
+def test_adopt_keeps_a_pause_in_force_and_a_broken_journal_is_a_clean_exit_76(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daemon.engine import Control
+    from daemon.runner import simulate
+
+    config = load_config(None, {"market": {"cadence_minutes": 30}})
+    spec = RunSpec("calm", 1, date(2025, 1, 2))
+    with StateDir(tmp_path / "s") as state:
+        simulate(config, spec, 10, state, planned={20: [Control("pause", {"reason": "t"})]})
+    with StateDir(tmp_path / "s") as state:
+        p = prepare(config, spec, state, resume=True, adopt=True)
+        assert p.engine.broker.trading_paused
+        p.ledger.close()
+    with sqlite3.connect(tmp_path / "s" / "ledger.sqlite") as db:
+        db.execute("UPDATE cash_movements SET cash_after = cash_after + 100 WHERE kind = 'fill'")
+    capsys.readouterr()
+    code = main(["simulate", "--adopt", "--days", "20", "--state-dir", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 76 and "cannot adopt" in err and "Traceback" not in err

@@ -335,3 +335,24 @@ def test_every_published_event_is_logged_exactly_once(tmp_path: Path) -> None:
     assert names.count("trading_paused") == names.count("trading_resumed") == 1
     assert names.count("flatten_started") == 1
     assert names.count("order_rejected") == summary["rejected_orders"] >= 1
+
+
+def test_a_decision_the_ledger_never_recorded_is_a_divergence_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    """A pause rejected an entry; without the pause the re-derived run fills it instead. The
+    ledger goes on past that point, so the extra fill is a divergence, never a backdated write."""
+    from daemon.engine import Control
+
+    spec = RunSpec("calm", 4, date(2025, 1, 2))
+    planned = {300: [Control("pause", {"reason": "test"})]}
+    with StateDir(tmp_path / "s") as state:
+        first = simulate(fast_config(), spec, 60, state, planned=planned)
+    assert first["rejected_orders_by_reason"].get("trading_paused", 0) >= 1
+    path = tmp_path / "s" / "ledger.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM control_events WHERE kind = 'pause'")
+    before = ledger_dump(path)
+    with pytest.raises(Divergence, match="does not hold"), StateDir(tmp_path / "s") as state:
+        simulate(fast_config(), spec, 60, state, resume=True)
+    assert ledger_dump(path) == before
