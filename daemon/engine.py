@@ -243,7 +243,6 @@ class Engine:
             "fills": stats.fills,
             "rejected_orders": stats.rejected_orders,
             "rejected_orders_by_reason": rejects,
-            "rejects_by_reason": rejects,
             "settlements": stats.settlements,
             "final_equity": round(self.broker.equity(), 2),
             "final_cash": round(portfolio.cash, 2),
