@@ -1,19 +1,43 @@
-"""The HTTP API (aiohttp): ``GET /health``, ``/status`` and ``/positions``; responses are
-pydantic models."""
+"""The HTTP API (aiohttp, SPEC section 12); responses are pydantic models.
+
+Reads: ``GET /health /ready /status /positions /orders /fills /pnl /metrics`` (list endpoints
+paginated with ``?limit=&offset=``). Controls: ``POST /pause /resume /flatten /reload``, each
+behind a bearer token (no token configured: every POST is refused), with size-limited bodies
+validated by :class:`ControlBody`.
+"""
 
 from __future__ import annotations
 
+import hmac
+import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
+import structlog
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from brokers.greeks import LayerGreeks, position_greeks
-from daemon.engine import Engine
+from daemon.engine import Control, Engine
+from daemon.metrics import CONTENT_TYPE_LATEST, Metrics
+
+log = structlog.get_logger("alvh.daemon.api")
 
 ENGINE_KEY = web.AppKey("engine", Engine)
 STARTED_KEY = web.AppKey("started_monotonic", float)
+TOKEN_KEY = web.AppKey("token", str)
+"""The bearer token; absent when none is configured (every POST is then refused)."""
+MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
+READY_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("ready")
+RELOAD_KEY: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("reload")
+"""Absent when the daemon has no config source to reload from (``POST /reload`` is 501)."""
+METRICS_KEY = web.AppKey("metrics", Metrics)
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 1000
 
 
 class Health(BaseModel):
@@ -139,13 +163,217 @@ def positions_of(engine: Engine) -> Positions:
     )
 
 
-def _json(model: BaseModel) -> web.Response:
-    return web.Response(text=model.model_dump_json(), content_type="application/json")
+class ErrorField(BaseModel):
+    """One invalid field: where it is and what is wrong, never the value that was sent."""
+
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str | None = None
+    fields: list[ErrorField] | None = None
+
+
+class Ready(BaseModel):
+    ready: bool
+    reason: str | None = None
+
+
+class ControlBody(BaseModel):
+    """The optional JSON body of ``POST /pause /resume /flatten /reload``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: str = Field("operator", max_length=200)
+    """Why the operator acted; recorded with the control event."""
+
+
+class ControlApplied(BaseModel):
+    applied: str
+    """The control kind: pause, resume or flatten."""
+    position: int
+    """Feed position (snapshot ``seq``) the control event was recorded at."""
+
+
+class ReloadAccepted(BaseModel):
+    accepted: str
+    note: str
+    result: dict[str, Any]
+    """What the daemon's reload callback returned."""
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+    offset: int = Field(0, ge=0)
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    """Ledger rows, oldest first."""
+    total: int
+    limit: int
+    offset: int
+
+
+class Pnl(BaseModel):
+    """The account's P&L, dollars (SPEC section 14: realized is net of fees)."""
+
+    market_time: datetime | None
+    realized_by_layer: dict[str, float]
+    realized_total: float
+    """All layers' realized P&L net of fees, plus interest on cash."""
+    unrealized: float
+    """Open positions at mid less their cost."""
+    fees: float
+    interest: float
+    equity: float
+    cash: float
+
+
+def pnl_of(engine: Engine) -> Pnl:
+    broker = engine.broker
+    portfolio = broker.portfolio
+    snap = engine.last_snapshot
+    return Pnl(
+        market_time=snap.ts if snap else None,
+        realized_by_layer={
+            layer: round(portfolio.realized_pnl(layer), 2) for layer in portfolio.layers()
+        },
+        realized_total=round(portfolio.realized_pnl(), 2),
+        unrealized=round(portfolio.unrealized_pnl(broker.marks()), 2),
+        fees=round(portfolio.fees_paid, 2),
+        interest=round(portfolio.interest, 2),
+        equity=round(broker.equity(), 2),
+        cash=round(portfolio.cash, 2),
+    )
+
+
+def _json(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        text=model.model_dump_json(exclude_none=isinstance(model, ErrorBody | Ready)),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+    )
+
+
+def _field_errors(exc: ValidationError) -> list[ErrorField]:
+    return [
+        ErrorField(loc=list(e["loc"]), msg=e["msg"])
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _bad_request(error: str, exc: ValidationError) -> web.Response:
+    return _json(ErrorBody(error=error, fields=_field_errors(exc)), status=400)
+
+
+def _too_large(limit: int) -> web.Response:
+    return _json(
+        ErrorBody(error="request body too large", detail=f"the limit is {limit} bytes"), status=413
+    )
+
+
+def _unauthorized(detail: str) -> web.Response:
+    return _json(
+        ErrorBody(error="unauthorized", detail=detail),
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="alvh"'},
+    )
+
+
+def _authorized(request: web.Request) -> str | None:
+    """None when the request carries the configured bearer token, else why not."""
+    token = request.app.get(TOKEN_KEY)
+    if not token:
+        return "the API token is not configured: control calls are disabled"
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return "a bearer token is required"
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return "invalid bearer token"
+    return None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def guard_mutations(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every non-read call needs the bearer token and a body within the size limit."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)
+    problem = _authorized(request)
+    if problem is not None:
+        log.warning("api_unauthorized", method=request.method, path=request.path, reason=problem)
+        return _unauthorized(problem)
+    limit = request.app[MAX_BODY_KEY]
+    if request.content_length is not None and request.content_length > limit:
+        return _too_large(limit)
+    return await handler(request)
+
+
+async def _control_body(request: web.Request) -> ControlBody | web.Response:
+    """The validated body (empty: the defaults), or the error response to send."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(request.app[MAX_BODY_KEY])
+    if not raw.strip():
+        return ControlBody()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = (
+            f"line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "not UTF-8"
+        )
+        return _json(ErrorBody(error="invalid JSON", detail=where), status=400)
+    try:
+        return ControlBody.model_validate(data)
+    except ValidationError as exc:
+        return _bad_request("invalid body", exc)
+
+
+def _page_query(request: web.Request) -> PageQuery | web.Response:
+    query = {k: request.query[k] for k in ("limit", "offset") if k in request.query}
+    try:
+        return PageQuery.model_validate(query)
+    except ValidationError as exc:
+        return _bad_request("invalid query", exc)
+
+
+def _page(request: web.Request, rows: list[dict[str, Any]]) -> web.Response:
+    query = _page_query(request)
+    if isinstance(query, web.Response):
+        return query
+    items = rows[query.offset : query.offset + query.limit]
+    return _json(Page(items=items, total=len(rows), limit=query.limit, offset=query.offset))
+
+
+# -- reads -------------------------------------------------------------------------------------
 
 
 async def health(request: web.Request) -> web.Response:
     started = request.app[STARTED_KEY]
     return _json(Health(status="ok", uptime_s=round(time.monotonic() - started, 3)))
+
+
+async def ready_view(request: web.Request) -> web.Response:
+    if request.app[READY_KEY]():
+        return _json(Ready(ready=True))
+    engine = request.app[ENGINE_KEY]
+    reason = (
+        "no market snapshot processed yet"
+        if engine.ticks == 0
+        else "recovering: re-deriving history from the ledger"
+    )
+    return _json(Ready(ready=False, reason=reason), status=503)
 
 
 async def status(request: web.Request) -> web.Response:
@@ -156,11 +384,94 @@ async def positions(request: web.Request) -> web.Response:
     return _json(positions_of(request.app[ENGINE_KEY]))
 
 
-def build_app(engine: Engine) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+async def orders(request: web.Request) -> web.Response:
+    return _page(request, request.app[ENGINE_KEY].ledger_writer().orders())
+
+
+async def fills(request: web.Request) -> web.Response:
+    return _page(request, request.app[ENGINE_KEY].ledger_writer().fills())
+
+
+async def pnl(request: web.Request) -> web.Response:
+    return _json(pnl_of(request.app[ENGINE_KEY]))
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[METRICS_KEY].render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+# -- controls ----------------------------------------------------------------------------------
+
+
+def _control(kind: str) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        body = await _control_body(request)
+        if isinstance(body, web.Response):
+            return body
+        engine = request.app[ENGINE_KEY]
+        engine.control(Control(kind, {"reason": body.reason}))
+        return _json(ControlApplied(applied=kind, position=engine.ledger.position))
+
+    handle.__name__ = kind
+    return handle
+
+
+async def reload_view(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if isinstance(body, web.Response):
+        return body
+    callback = request.app.get(RELOAD_KEY)
+    if callback is None:
+        return _json(ErrorBody(error="reload is not available"), status=501)
+    log.info("api_reload_requested", reason=body.reason)
+    result = callback()
+    return _json(
+        ReloadAccepted(
+            accepted="reload",
+            note="the daemon reloads its config from its config source (file and ALVH_* env)",
+            result=result,
+        ),
+        status=202,
+    )
+
+
+def build_app(
+    engine: Engine,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ready: Callable[[], bool] | None = None,
+    reload: Callable[[], dict[str, Any]] | None = None,
+    metrics: Metrics | None = None,
+) -> web.Application:
+    """The API over ``engine``.
+
+    ``token``: the bearer token every POST needs (None or empty: every POST is refused).
+    ``ready``: whether ``GET /ready`` says ready (default: a snapshot has been handled).
+    ``reload``: re-read the config and apply it, returning a summary (None: ``/reload`` is 501).
+    ``metrics``: the engine's metrics, when the runner shares them with the engine (default: a
+    fresh :class:`~daemon.metrics.Metrics` on its own registry).
+    """
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[guard_mutations])
     app[ENGINE_KEY] = engine
     app[STARTED_KEY] = time.monotonic()
+    app[MAX_BODY_KEY] = max_body_bytes
+    if token:
+        app[TOKEN_KEY] = token
+    app[READY_KEY] = ready if ready is not None else (lambda: engine.ticks > 0)
+    if reload is not None:
+        app[RELOAD_KEY] = reload
+    app[METRICS_KEY] = metrics if metrics is not None else Metrics(engine)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready_view)
     app.router.add_get("/status", status)
     app.router.add_get("/positions", positions)
+    app.router.add_get("/orders", orders)
+    app.router.add_get("/fills", fills)
+    app.router.add_get("/pnl", pnl)
+    app.router.add_get("/metrics", metrics_view)
+    for kind in ("pause", "resume", "flatten"):
+        app.router.add_post(f"/{kind}", _control(kind))
+    app.router.add_post("/reload", reload_view)
     return app

@@ -262,7 +262,7 @@ def _print_summary(summary: dict[str, object]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from daemon.runner import run_daemon
+    from daemon.service import run_daemon
     from daemon.statedir import StateDir
 
     overrides: dict[str, dict[str, object]] = {}
@@ -277,7 +277,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         expect = _given_spec(args) if state.has_ledger() and not args.new else None
         return asyncio.run(
             run_daemon(
-                config, _fresh_spec(args), state, new=args.new, adopt=args.adopt, expect=expect
+                config,
+                _fresh_spec(args),
+                state,
+                new=args.new,
+                adopt=args.adopt,
+                expect=expect,
+                reload_config=lambda: load_config(args.config, overrides),
             )
         )
 

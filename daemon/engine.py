@@ -167,16 +167,21 @@ class Engine:
 
     # -- control events ----------------------------------------------------------------------
 
-    def control(self, control: Control, record: bool = True) -> None:
-        """Apply a control event between snapshots; record it at the current feed position."""
+    def control(self, control: Control, record: bool = True) -> dict[str, Any]:
+        """Apply a control event between snapshots; record it at the current feed position.
+
+        Returns what a reload changed (``applied`` sections and those that ``needs_restart``);
+        an empty dict for the other kinds."""
         if control.kind not in CONTROL_KINDS:
             raise ValueError(f"unknown control event {control.kind!r} (known: {CONTROL_KINDS})")
         ts = self.clock.now()
         if record:
             self.ledger_writer().record_control_event(ts, control.kind, control.to_json())
         if control.kind == "reload":
-            self._reload(AppConfig.model_validate_json(control.payload["config"]), ts, record)
-        elif control.kind not in MARKERS:
+            return self._reload(
+                AppConfig.model_validate_json(control.payload["config"]), ts, record
+            )
+        if control.kind not in MARKERS:
             log.info(
                 "control_applied",
                 kind=control.kind,
@@ -184,6 +189,7 @@ class Engine:
                 **control.payload,
             )
             self._dispatch_control(control)
+        return {}
 
     def _dispatch_control(self, control: Control) -> None:
         """Hand pause, resume or flatten to the broker now, ahead of any queued snapshot."""
@@ -193,7 +199,7 @@ class Engine:
         ](reason)
         self.bus.dispatch(command)
 
-    def _reload(self, new: AppConfig, ts: Any, record: bool) -> None:
+    def _reload(self, new: AppConfig, ts: Any, record: bool) -> dict[str, Any]:
         old = self.config
         changed = sorted(
             section
@@ -217,6 +223,7 @@ class Engine:
             position=self.ledger.position,
             config_hash=config_hash(self.config),
         )
+        return {"applied": applied, "needs_restart": deferred}
 
     def ledger_writer(self) -> Ledger:
         """The ledger that control events and config versions go to (never re-derived)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 import structlog
@@ -46,8 +46,11 @@ class Pipeline:
         planned: Mapping[int, Iterable[Control]] | None = None,
         wanted_config: AppConfig | None = None,
         skip_through: int = -1,
+        on_caught_up: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.on_caught_up = on_caught_up
+        """Called once when a recovery completes (the daemon then tells systemd it is ready)."""
         self._skip_through = skip_through
         """Snapshots up to this feed position were handled before an adopt: not again."""
         self.replay = replay
@@ -126,3 +129,5 @@ class Pipeline:
                 new_config_hash=config_hash(wanted),
             )
             self.engine.control(Control("reload", {"config": wanted.model_dump_json()}))
+        if self.on_caught_up is not None:
+            self.on_caught_up()

@@ -1,14 +1,10 @@
-"""The two drivers of the pipeline: `simulate` (batch, as fast as it can) and `run` (daemon).
-
-Both build the same :class:`Engine` over a ledger in a locked state directory; only the feed's
-pacing and the lifecycle differ.
+"""Preparing the pipeline over a state directory (fresh, resumed or adopted) and the batch
+driver `simulate`, which runs it as fast as it can. The daemon (`run`) is :mod:`daemon.service`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,15 +12,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
-from aiohttp import web
 
 from brokers.adopt import AdoptedBooks, rebuild_books
 from brokers.ledger import Ledger, LedgerError, OrderStatus
 from brokers.orders import PauseTrading
 from brokers.recovery import Divergence, LedgerReplay
-from daemon.api import build_app
 from daemon.bus import EventBus
-from daemon.clock import LiveClock
 from daemon.config import AppConfig
 from daemon.engine import Control, Engine, config_hash
 from daemon.pipeline import Pipeline, recorded_controls
@@ -257,142 +250,3 @@ def simulate(
     finally:
         prepared.pipeline.close()
         prepared.ledger.close()
-
-
-# -- run ---------------------------------------------------------------------------------------
-
-
-FAST_FORWARD_CHUNK = 500
-"""Snapshots re-derived between two yields to the event loop while recovering."""
-
-
-async def _feed(
-    sim: Simulator,
-    pipeline: Pipeline,
-    time_scale: float,
-    cadence_s: float,
-    clock: LiveClock,
-) -> None:
-    """Feed snapshots through the pipeline, market time advancing ``time_scale`` x wall time.
-
-    While recovering, snapshots go through as fast as they can, yielding to the event loop every
-    ``FAST_FORWARD_CHUNK`` (the API and signals stay live). Then nights, weekends and holidays
-    are skipped: the wait before a snapshot is the in-session gap from the previous one, never
-    more than one cadence step. Snapshots are processed on the loop between awaits, so an API
-    command never waits behind a backlog of snapshots.
-    """
-    prev: datetime | None = None
-    next_wall = clock.monotonic()
-    since_yield = 0
-    for snap in sim.snapshots(None):
-        if pipeline.recovering:
-            pipeline.process(snap)
-            since_yield += 1
-            if since_yield >= FAST_FORWARD_CHUNK:
-                since_yield = 0
-                await asyncio.sleep(0)
-            next_wall = clock.monotonic()
-            prev = snap.ts
-            continue
-        if prev is not None:
-            gap = min((snap.ts - prev).total_seconds(), cadence_s)
-            next_wall += gap / time_scale
-            delay = next_wall - clock.monotonic()
-            if delay > 0:
-                await clock.sleep(delay)
-        pipeline.process(snap)
-        prev = snap.ts
-
-
-async def run_daemon(
-    config: AppConfig,
-    spec: RunSpec,
-    state: StateDir,
-    *,
-    new: bool,
-    adopt: bool = False,
-    expect: Mapping[str, object] | None = None,
-) -> int:
-    """The daemon: feed and API until SIGTERM/SIGINT; returns the exit code.
-
-    A state dir holding a ledger is resumed (recovery by fast-forward) unless ``new``, which
-    archives it and starts fresh.
-    """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    resume = state.has_ledger() and not new
-    if new:
-        archived = state.archive_ledger()
-        if archived is not None:
-            log.warning(
-                "ledger_archived", state_dir=str(state.path), archive=str(archived), reason="--new"
-            )
-    prepared = prepare(config, spec, state, resume=resume, adopt=adopt and resume, expect=expect)
-    engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
-    market = Simulator(
-        prepared.config.market,
-        seed=prepared.spec.seed,
-        start=prepared.spec.start,
-        scenario=prepared.spec.scenario,
-    )
-
-    runner = web.AppRunner(build_app(engine), shutdown_timeout=5.0, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.api.host, config.api.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        log.error("api_bind_failed", host=config.api.host, port=config.api.port, error=str(exc))
-        await runner.cleanup()
-        ledger.close()
-        return EX_OSERR
-    log.info(
-        "daemon_started",
-        state_dir=str(state.path),
-        api=f"http://{config.api.host}:{config.api.port}",
-        mode="resume" if resume else "new",
-        scenario=prepared.spec.scenario,
-        seed=prepared.spec.seed,
-        start=prepared.spec.start.isoformat(),
-        time_scale=config.runtime.time_scale,
-    )
-
-    feed = asyncio.create_task(
-        _feed(
-            market,
-            pipeline,
-            config.runtime.time_scale,
-            prepared.config.market.cadence_minutes * 60.0,
-            LiveClock(),
-        ),
-        name="feed",
-    )
-    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
-    done, _ = await asyncio.wait({stopper, feed}, return_when=asyncio.FIRST_COMPLETED)
-    exit_code = 0
-    if feed in done and feed.exception() is not None:
-        failure = feed.exception()
-        if isinstance(failure, Divergence):
-            log.error("recovery_diverged", mismatch=str(failure))
-            exit_code = EX_DIVERGED
-        else:
-            log.error("task_failed", task=feed.get_name(), exc_info=failure)
-            exit_code = EX_SOFTWARE
-    recovering = pipeline.recovering
-    pipeline.close()
-    log.info("daemon_stopping", snapshots=engine.ticks)
-    feed.cancel()
-    stopper.cancel()
-    await asyncio.gather(feed, stopper, return_exceptions=True)
-    await runner.cleanup()
-    if exit_code == 0 and not recovering and engine.last_snapshot is not None:
-        # Mark where market time stopped: a restart resumes from here, not from the last fill.
-        engine.control(Control("stop", {"reason": "signal"}))
-    ledger.close()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.remove_signal_handler(sig)
-    log.info("daemon_stopped", snapshots=engine.ticks, equity=round(engine.broker.equity(), 2))
-    return exit_code

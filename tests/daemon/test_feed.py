@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from daemon.runner import _feed
+from daemon.service import _feed
 from market.simulator import Simulator, SimulatorConfig
 
 

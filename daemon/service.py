@@ -1,0 +1,247 @@
+"""The daemon: `alvh run` over a state directory, paced against the wall, until a signal.
+
+It prepares the same pipeline as `simulate` (fresh, resumed or adopted, see
+:mod:`daemon.runner`), serves the API, and tells systemd the truth: READY=1 only when serving
+and caught up, WATCHDOG=1 from the event loop, RELOADING=1 / READY=1 around SIGHUP, STOPPING=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from brokers.recovery import Divergence
+from daemon.api import build_app
+from daemon.clock import LiveClock
+from daemon.config import AppConfig, ConfigError
+from daemon.engine import Control, Engine
+from daemon.pipeline import Pipeline
+from daemon.runner import EX_DIVERGED, EX_OSERR, EX_SOFTWARE, RunSpec, prepare
+from daemon.sdnotify import Notifier, watchdog_interval, watchdog_task
+from daemon.statedir import StateDir
+from market.simulator import Simulator
+
+log = structlog.get_logger("alvh.daemon")
+
+
+EXTEND_TIMEOUT_USEC = 30_000_000
+"""While recovering, each chunk asks systemd for 30 s more before READY=1."""
+FAST_FORWARD_CHUNK = 500
+"""Snapshots re-derived between two yields to the event loop while recovering."""
+
+
+async def _feed(
+    sim: Simulator,
+    pipeline: Pipeline,
+    time_scale: float,
+    cadence_s: float,
+    clock: LiveClock,
+    notify: Notifier | None = None,
+) -> None:
+    """Feed snapshots through the pipeline, market time advancing ``time_scale`` x wall time.
+
+    While recovering, snapshots go through as fast as they can, yielding to the event loop every
+    ``FAST_FORWARD_CHUNK`` (the API and signals stay live). Then nights, weekends and holidays
+    are skipped: the wait before a snapshot is the in-session gap from the previous one, never
+    more than one cadence step. Snapshots are processed on the loop between awaits, so an API
+    command never waits behind a backlog of snapshots.
+    """
+    prev: datetime | None = None
+    next_wall = clock.monotonic()
+    since_yield = 0
+    for snap in sim.snapshots(None):
+        if pipeline.recovering:
+            pipeline.process(snap)
+            since_yield += 1
+            if since_yield >= FAST_FORWARD_CHUNK:
+                since_yield = 0
+                if notify is not None:
+                    notify.extend_timeout(EXTEND_TIMEOUT_USEC)
+                await asyncio.sleep(0)
+            next_wall = clock.monotonic()
+            prev = snap.ts
+            continue
+        if prev is not None:
+            gap = min((snap.ts - prev).total_seconds(), cadence_s)
+            next_wall += gap / time_scale
+            delay = next_wall - clock.monotonic()
+            if delay > 0:
+                await clock.sleep(delay)
+        pipeline.process(snap)
+        prev = snap.ts
+
+
+API_TOKEN_ENV = "ALVH_API_TOKEN"
+API_TOKEN_CREDENTIAL = "alvh-api-token"
+"""systemd credential name (``LoadCredential=alvh-api-token:/etc/alvh/api-token``)."""
+
+
+def api_token(env: Mapping[str, str] | None = None) -> str | None:
+    """The bearer token for POST requests: ``ALVH_API_TOKEN``, else the systemd credential
+    ``alvh-api-token`` in ``$CREDENTIALS_DIRECTORY``; None leaves every POST refused (401)."""
+    env = os.environ if env is None else env
+    token = env.get(API_TOKEN_ENV, "").strip()
+    if token:
+        return token
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        path = Path(directory) / API_TOKEN_CREDENTIAL
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip() or None
+    return None
+
+
+def _status_line(engine: Engine) -> str:
+    snap = engine.last_snapshot
+    market = (
+        f"{snap.ts:%Y-%m-%d %H:%M}Z VIX {snap.vix:.2f}" if snap is not None else "no market yet"
+    )
+    return (
+        f"{market} {engine.state.regime.value} equity {engine.broker.equity():,.0f}"
+        f" positions {len(engine.broker.portfolio.open_positions())}"
+    )
+
+
+async def run_daemon(
+    config: AppConfig,
+    spec: RunSpec,
+    state: StateDir,
+    *,
+    new: bool,
+    adopt: bool = False,
+    expect: Mapping[str, object] | None = None,
+    reload_config: Callable[[], AppConfig] | None = None,
+    notifier: Notifier | None = None,
+) -> int:
+    """The daemon: feed and API until SIGTERM/SIGINT; returns the exit code.
+
+    A state dir holding a ledger is resumed (recovery by fast-forward) unless ``new``, which
+    archives it and starts fresh. systemd hears READY=1 once the API listens and any recovery
+    has caught up (EXTEND_TIMEOUT_USEC while it fast-forwards), WATCHDOG=1 from the event loop,
+    RELOADING=1 / READY=1 around a SIGHUP reload (``reload_config`` re-reads the config source;
+    its hot-reloadable part applies between two snapshots), and STOPPING=1 on shutdown.
+    """
+    notify = notifier if notifier is not None else Notifier.from_environment()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    resume = state.has_ledger() and not new
+    if new:
+        archived = state.archive_ledger()
+        if archived is not None:
+            log.warning(
+                "ledger_archived", state_dir=str(state.path), archive=str(archived), reason="--new"
+            )
+    prepared = prepare(config, spec, state, resume=resume, adopt=adopt and resume, expect=expect)
+    engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
+    market = Simulator(
+        prepared.config.market,
+        seed=prepared.spec.seed,
+        start=prepared.spec.start,
+        scenario=prepared.spec.scenario,
+    )
+
+    def ready() -> None:
+        notify.ready(_status_line(engine))
+        log.info("daemon_ready", snapshots=engine.ticks)
+
+    pipeline.on_caught_up = ready
+
+    def reload() -> dict[str, Any]:
+        if reload_config is None:
+            return {"error": "no config source to reload from"}
+        notify.reloading()
+        try:
+            new_config = reload_config()
+        except ConfigError as exc:
+            log.error("config_reload_failed", errors=exc.errors)
+            notify.ready(_status_line(engine))
+            return {"error": "invalid config", "errors": exc.errors}
+        changed = engine.control(Control("reload", {"config": new_config.model_dump_json()}))
+        notify.ready(_status_line(engine))
+        return changed
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+
+    app = build_app(
+        engine,
+        token=api_token(),
+        ready=lambda: engine.ticks > 0 and not pipeline.recovering,
+        reload=reload,
+    )
+    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.api.host, config.api.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        log.error("api_bind_failed", host=config.api.host, port=config.api.port, error=str(exc))
+        await runner.cleanup()
+        ledger.close()
+        return EX_OSERR
+    log.info(
+        "daemon_started",
+        state_dir=str(state.path),
+        api=f"http://{config.api.host}:{config.api.port}",
+        mode="resume" if resume else "new",
+        scenario=prepared.spec.scenario,
+        seed=prepared.spec.seed,
+        start=prepared.spec.start.isoformat(),
+        time_scale=config.runtime.time_scale,
+    )
+    if not pipeline.recovering:
+        ready()
+
+    background: set[asyncio.Task[None]] = set()
+    interval = watchdog_interval()
+    if interval is not None:
+        background.add(asyncio.create_task(watchdog_task(notify, interval), name="watchdog"))
+    feed = asyncio.create_task(
+        _feed(
+            market,
+            pipeline,
+            config.runtime.time_scale,
+            prepared.config.market.cadence_minutes * 60.0,
+            LiveClock(),
+            notify,
+        ),
+        name="feed",
+    )
+    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    done, _ = await asyncio.wait({stopper, feed}, return_when=asyncio.FIRST_COMPLETED)
+    notify.stopping()
+    exit_code = 0
+    if feed in done and feed.exception() is not None:
+        failure = feed.exception()
+        if isinstance(failure, Divergence):
+            log.error("recovery_diverged", mismatch=str(failure))
+            exit_code = EX_DIVERGED
+        else:
+            log.error("task_failed", task=feed.get_name(), exc_info=failure)
+            exit_code = EX_SOFTWARE
+    recovering = pipeline.recovering
+    pipeline.close()
+    log.info("daemon_stopping", snapshots=engine.ticks)
+    loop.remove_signal_handler(signal.SIGHUP)
+    for task in (feed, stopper, *background):
+        task.cancel()
+    await asyncio.gather(feed, stopper, *background, return_exceptions=True)
+    await runner.cleanup()
+    if exit_code == 0 and not recovering and engine.last_snapshot is not None:
+        # Mark where market time stopped: a restart resumes from here, not from the last fill.
+        engine.control(Control("stop", {"reason": "signal"}))
+    ledger.close()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    log.info("daemon_stopped", snapshots=engine.ticks, equity=round(engine.broker.equity(), 2))
+    return exit_code
