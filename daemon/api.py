@@ -42,7 +42,11 @@ MAX_PAGE_LIMIT = 1000
 
 class Health(BaseModel):
     status: str
+    """``ok``; ``degraded`` when a layer is halted (the daemon itself is alive); ``unhealthy``
+    (HTTP 503) when the daemon can no longer trade, e.g. after a failed ledger write."""
     uptime_s: float
+    halted_layers: dict[str, str] = {}
+    """Layer -> the exception that halted it."""
 
 
 class PositionView(BaseModel):
@@ -361,7 +365,20 @@ def _page(request: web.Request, rows: list[dict[str, Any]]) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     started = request.app[STARTED_KEY]
-    return _json(Health(status="ok", uptime_s=round(time.monotonic() - started, 3)))
+    engine = request.app[ENGINE_KEY]
+    halted = dict(engine.halted)
+    if engine.fatal is not None:
+        halted["daemon"] = engine.fatal
+    body = Health(
+        status="unhealthy" if engine.fatal else "degraded" if halted else "ok",
+        uptime_s=round(time.monotonic() - started, 3),
+        halted_layers=halted,
+    )
+    return web.Response(
+        text=body.model_dump_json(),
+        content_type="application/json",
+        status=503 if engine.fatal else 200,
+    )
 
 
 async def ready_view(request: web.Request) -> web.Response:

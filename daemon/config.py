@@ -1,12 +1,16 @@
-"""Application config: frozen pydantic models, an embedded default TOML, file overrides.
+"""Application config: frozen pydantic models, an embedded default TOML, file and env overrides.
 
-``load_config(None)`` is the embedded default; ``load_config(path)`` deep-merges the file over it.
-Every invalid field is reported (dotted path and reason, never the value) in one ConfigError.
+Sources, later beats earlier: the embedded default TOML, the TOML file (``path``, else
+``$CONFIGURATION_DIRECTORY/alvh.toml`` if it exists), ``ALVH_<SECTION>__<FIELD>`` environment
+variables, then ``overrides`` (command-line flags). Every invalid field is reported (dotted path and
+reason, never the value) in one ConfigError.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -87,21 +91,106 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     return lines
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
-    """The effective config: the embedded default, ``path`` merged over it, then ``overrides``
-    (command-line flags). Raises :class:`ConfigError` listing every problem."""
+ENV_PREFIX = "ALVH_"
+ENV_DELIMITER = "__"
+CONFIG_FILE_NAME = "alvh.toml"
+
+
+def _section_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    ann = model.model_fields[name].annotation
+    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+
+
+def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """``ALVH_<SECTION>__<FIELD>`` variables as a nested dict, the env variable behind each dotted
+    path, and one error per variable naming an unknown section or field.
+
+    Only names with ``__`` after the prefix are config; others (``ALVH_API_TOKEN``) are ignored.
+    Names are case-insensitive; values stay strings for pydantic to coerce."""
+    data: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    errors: list[str] = []
+    for var in sorted(env):
+        if not var.upper().startswith(ENV_PREFIX) or ENV_DELIMITER not in var[len(ENV_PREFIX) :]:
+            continue
+        parts = var[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER)
+        dotted = ".".join(parts)
+        model: type[BaseModel] | None = AppConfig
+        problem = None
+        for i, part in enumerate(parts):
+            if model is None or part not in model.model_fields:
+                problem = f"unknown config field {part!r} in {'.'.join(parts[:i]) or '(root)'}"
+                break
+            model = _section_model(model, part)
+        if problem is None and model is not None:
+            problem = f"{dotted} is a section, not a field"
+        if problem is None and dotted in origin:
+            problem = f"{dotted} is also set by {origin[dotted]}"
+        if problem is not None:
+            errors.append(f"{var}: {problem}")
+            continue
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = env[var]
+        origin[dotted] = var
+    return data, origin, errors
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    """``$CONFIGURATION_DIRECTORY/alvh.toml`` (systemd's ConfigurationDirectory=; the first of a
+    colon-separated list that has the file), or None."""
+    env = os.environ if env is None else env
+    for directory in env.get("CONFIGURATION_DIRECTORY", "").split(":"):
+        if directory and (candidate := Path(directory) / CONFIG_FILE_NAME).is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AppConfig:
+    """The effective config: the embedded default, the file (``path``, else
+    ``$CONFIGURATION_DIRECTORY/alvh.toml``) merged over it, then ``ALVH_*`` variables from ``env``
+    (default ``os.environ``), then ``overrides`` (command-line flags). Raises :class:`ConfigError`
+    listing every problem."""
+    env = os.environ if env is None else env
     data = _parse(default_config_text(), "embedded default config")
+    label = "--config"
+    if path is None and (path := default_config_path(env)) is not None:
+        label = "$CONFIGURATION_DIRECTORY"
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError([f"--config: cannot read {path}: {exc.strerror}"]) from None
+            raise ConfigError([f"{label}: cannot read {path}: {exc.strerror}"]) from None
         except UnicodeDecodeError:
-            raise ConfigError([f"--config: {path} is not UTF-8 text"]) from None
+            raise ConfigError([f"{label}: {path} is not UTF-8 text"]) from None
         data = _merge(data, _parse(text, str(path)))
+    env_data, env_origin, errors = _env_overrides(env)
+    data = _merge(data, env_data)
     if overrides:
         data = _merge(data, overrides)
     try:
-        return AppConfig.model_validate(data)
+        config = AppConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        for line in format_validation_error(exc):
+            dotted = line.split(": ", 1)[0]
+            var = env_origin.get(dotted)
+            in_overrides = overrides is not None and _has_path(overrides, dotted.split("."))
+            errors.append(f"{line} (from {var})" if var and not in_overrides else line)
+        raise ConfigError(errors) from None
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def _has_path(data: Mapping[str, Any], parts: list[str]) -> bool:
+    node: Any = data
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,11 @@ class Engine:
             config.account.starting_equity,
         )
         self.ticks = 0
+        self.halted: dict[str, str] = {}
+        """Layers halted by an exception in their actor, with the reason (SPEC section 13)."""
+        self.strategy_errors = 0
+        self.fatal: str | None = None
+        """Why the daemon can no longer trade (a failed ledger write); /health is then 503."""
         self.last_snapshot: MarketSnapshot | None = None
         self.last_snapshot_monotonic: float | None = None
 
@@ -99,20 +105,47 @@ class Engine:
         sub(MarketSnapshot, self._on_market_snapshot)
         sub(MarketSnapshot, self.broker.on_market_snapshot)
         sub(MarketSnapshot, self.state.on_market_snapshot)
-        sub(MarketSnapshot, self.condor.on_market_snapshot)
+        sub(MarketSnapshot, self._contained("condor", self.condor.on_market_snapshot))
         sub(SubmitOrder, self.broker.on_submit_order)
         sub(CancelOrder, self.broker.on_cancel_order)
         sub(PauseTrading, self.broker.on_pause_trading)
         sub(ResumeTrading, self.broker.on_resume_trading)
         sub(Flatten, self.broker.on_flatten)
-        sub(FlattenStarted, self.condor.on_flatten_started)
-        sub(OrderFilled, self.condor.on_order_filled)
-        sub(OrderRejected, self.condor.on_order_rejected)
-        sub(ContractSettled, self.condor.on_contract_settled)
-        sub(AccountMarked, self.condor.on_account_marked)
+        sub(FlattenStarted, self._contained("condor", self.condor.on_flatten_started))
+        sub(OrderFilled, self._contained("condor", self.condor.on_order_filled))
+        sub(OrderRejected, self._contained("condor", self.condor.on_order_rejected))
+        sub(ContractSettled, self._contained("condor", self.condor.on_contract_settled))
+        sub(AccountMarked, self._contained("condor", self.condor.on_account_marked))
         if log_events:
             for event_type in EVENT_NAMES:
                 sub(event_type, make_logger(event_type))
+
+    # -- containment -------------------------------------------------------------------------
+
+    def _contained(self, layer: str, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        """The one choke point for strategy code: an exception halts that layer only.
+
+        It is logged with its traceback and counted; the layer's handlers are skipped from then
+        on (its open positions stay, for the operator to flatten or adopt); the broker and the
+        other layers go on, and /health reports the daemon degraded with the reason.
+        """
+
+        def guarded(event: Any) -> None:
+            if layer in self.halted:
+                return
+            try:
+                handler(event)
+            except Exception as exc:
+                self.strategy_errors += 1
+                self.halted[layer] = f"{type(exc).__name__}: {exc}"
+                log.exception(
+                    "strategy_failed",
+                    layer=layer,
+                    handler=getattr(handler, "__qualname__", repr(handler)),
+                    event_type=type(event).__name__,
+                )
+
+        return guarded
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -245,7 +278,8 @@ class Engine:
         rejects = dict(sorted(stats.rejects_by_reason.items()))
         return {
             "ticks": self.ticks,
-            "handler_errors": self.bus.handler_errors,
+            "handler_errors": self.bus.handler_errors + self.strategy_errors,
+            "halted_layers": dict(sorted(self.halted.items())),
             "orders": stats.orders,
             "fills": stats.fills,
             "rejected_orders": stats.rejected_orders,

@@ -31,6 +31,7 @@ log = structlog.get_logger("alvh.daemon")
 ALVH_VERSION = "0.1.0"
 EX_SOFTWARE = 70
 EX_OSERR = 71
+EX_IOERR = 74
 EX_DIVERGED = 76
 """Recovery re-derived something other than the ledger holds (RestartPreventExitStatus)."""
 

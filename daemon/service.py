@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +19,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from brokers.ledger import LedgerError
 from brokers.recovery import Divergence
 from daemon.api import build_app
 from daemon.clock import LiveClock
 from daemon.config import AppConfig, ConfigError
 from daemon.engine import Control, Engine
 from daemon.pipeline import Pipeline
-from daemon.runner import EX_DIVERGED, EX_OSERR, EX_SOFTWARE, RunSpec, prepare
+from daemon.runner import EX_DIVERGED, EX_IOERR, EX_OSERR, EX_SOFTWARE, RunSpec, prepare
 from daemon.sdnotify import Notifier, watchdog_interval, watchdog_task
 from daemon.statedir import StateDir
 from market.simulator import Simulator
@@ -219,10 +221,19 @@ async def run_daemon(
     )
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
     done, _ = await asyncio.wait({stopper, feed}, return_when=asyncio.FIRST_COMPLETED)
-    notify.stopping()
     exit_code = 0
-    if feed in done and feed.exception() is not None:
-        failure = feed.exception()
+    failure = feed.exception() if feed in done else None
+    if isinstance(failure, LedgerError | sqlite3.Error):
+        # Trading stops (the feed is gone) but the API stays up to say so, until the operator
+        # stops the daemon: nothing that is not in the ledger may happen.
+        engine.fatal = f"ledger write failed: {failure}"
+        log.error("ledger_write_failed", error=str(failure), exc_info=failure)
+        notify.status(f"UNHEALTHY: {engine.fatal}")
+        await stopper
+        exit_code = EX_IOERR
+        failure = None
+    notify.stopping()
+    if failure is not None:
         if isinstance(failure, Divergence):
             log.error("recovery_diverged", mismatch=str(failure))
             exit_code = EX_DIVERGED

@@ -1,0 +1,113 @@
+"""A failing strategy actor halts its own layer only; the daemon goes on and says so."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from structlog.testing import capture_logs
+
+from daemon.api import build_app
+from daemon.config import load_config
+from daemon.runner import RunSpec, prepare
+from daemon.statedir import StateDir
+from market.simulator import Simulator
+from strategies.condor import CondorActor
+
+
+async def test_a_failing_actor_halts_its_layer_and_health_reports_degraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(None, {"market": {"cadence_minutes": 30}})
+    spec = RunSpec("calm", 1, date(2025, 1, 2))
+    original = CondorActor.on_market_snapshot
+    calls = {"n": 0}
+
+    def flaky(self: CondorActor, snap: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise ZeroDivisionError("bad strike math")
+        original(self, snap)
+
+    monkeypatch.setattr(CondorActor, "on_market_snapshot", flaky)
+    with StateDir(tmp_path / "s") as state:
+        p = prepare(config, spec, state, resume=False)
+        with capture_logs() as logs:
+            for snap in Simulator(
+                config.market, seed=1, start=spec.start, scenario="calm"
+            ).snapshots(10):
+                p.pipeline.process(snap)
+        engine = p.engine
+        assert engine.ticks == 150  # the pipeline went on to the end
+        assert engine.halted == {"condor": "ZeroDivisionError: bad strike math"}
+        assert calls["n"] == 40  # never called again once halted
+        failed = [e for e in logs if e["event"] == "strategy_failed"]
+        assert len(failed) == 1 and failed[0]["layer"] == "condor" and failed[0]["exc_info"]
+        summary = engine.summary()
+        assert summary["halted_layers"] == engine.halted and summary["handler_errors"] == 1
+        async with TestClient(TestServer(build_app(engine))) as client:
+            health = await (await client.get("/health")).json()
+        assert health["status"] == "degraded"
+        assert health["halted_layers"]["condor"].startswith("ZeroDivisionError")
+        p.ledger.close()
+
+
+async def test_a_ledger_write_failure_stops_trading_keeps_the_api_up_and_reports_unhealthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import json
+    import os
+    import signal
+    import socket
+    import sqlite3
+    import urllib.error
+    import urllib.request
+
+    from brokers.ledger import Ledger
+    from daemon.service import run_daemon
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Ledger, "record_fill", disk_full)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = load_config(
+        None,
+        {
+            "market": {"cadence_minutes": 30},
+            "runtime": {"time_scale": 90000},
+            "api": {"port": port},
+        },
+    )
+
+    def get_health() -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    with StateDir(tmp_path / "s") as state:
+        daemon = asyncio.create_task(
+            run_daemon(config, RunSpec("calm", 1, date(2025, 1, 2)), state, new=False)
+        )
+        status, body = 0, {}
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            try:
+                status, body = await asyncio.to_thread(get_health)
+            except OSError:
+                continue
+            if status == 503:
+                break
+        assert status == 503 and body["status"] == "unhealthy"
+        assert "database or disk is full" in body["halted_layers"]["daemon"]
+        assert not daemon.done()  # the API stays up until the operator stops it
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(daemon, 10) == 74
