@@ -3,7 +3,8 @@
 Exit codes: 0 ok, 64 bad arguments (EX_USAGE), 70 internal error or contained handler errors
 (EX_SOFTWARE), 71 cannot bind the API (EX_OSERR), 73 unusable state directory (EX_CANTCREAT),
 74 ledger write failed (EX_IOERR), 76 recovery diverged from the ledger, 78 bad config
-(EX_CONFIG).
+(EX_CONFIG); the API clients add 69 (daemon unreachable, EX_UNAVAILABLE) and 77 (token missing
+or wrong, EX_NOPERM).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from daemon.calc import add_calc_parser
+from daemon.client import add_client_parsers
 from daemon.config import ConfigError, load_config
+from daemon.config_cli import add_config_parser
 from daemon.logging import configure_logging
 from daemon.runner import RunSpec
 from market.calendar import CALENDAR_START, CalendarRangeError, trading_calendar
@@ -161,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_cmd_ledger_verify)
 
     add_calc_parser(sub)
+    add_config_parser(sub)
+    add_client_parsers(sub)
     return parser
 
 

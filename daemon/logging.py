@@ -74,3 +74,6 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    # The scheduler logs its own structured events (scheduler_*); APScheduler's chatter about
+    # adding jobs stays out, its warnings and errors still come through in the same JSON shape.
+    logging.getLogger("apscheduler").setLevel(max(numeric, logging.WARNING))

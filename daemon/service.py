@@ -12,7 +12,7 @@ import os
 import signal
 import sqlite3
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,13 @@ from aiohttp import web
 from brokers.ledger import LedgerError
 from brokers.recovery import Divergence
 from daemon.api import build_app
+from daemon.backup import backup_ledger
 from daemon.clock import LiveClock
 from daemon.config import AppConfig, ConfigError
 from daemon.engine import Control, Engine
 from daemon.pipeline import Pipeline
 from daemon.runner import EX_DIVERGED, EX_IOERR, EX_OSERR, EX_SOFTWARE, RunSpec, prepare
+from daemon.scheduler import OpsScheduler
 from daemon.sdnotify import Notifier, watchdog_interval, watchdog_task
 from daemon.statedir import StateDir
 from market.simulator import Simulator
@@ -81,6 +83,8 @@ async def _feed(
         prev = snap.ts
 
 
+BACKUPS_KEPT = 14
+"""Daily ledger backups kept in ``<state dir>/backups``."""
 API_TOKEN_ENV = "ALVH_API_TOKEN"
 API_TOKEN_CREDENTIAL = "alvh-api-token"
 """systemd credential name (``LoadCredential=alvh-api-token:/etc/alvh/api-token``)."""
@@ -204,6 +208,24 @@ async def run_daemon(
     if not pipeline.recovering:
         ready()
 
+    ops = OpsScheduler()
+    ops.add_backup(
+        lambda: backup_ledger(
+            ledger.path, state.path / "backups", keep=BACKUPS_KEPT, now=datetime.now(UTC)
+        )
+    )
+
+    async def heartbeat() -> None:
+        log.info(
+            "heartbeat",
+            status=_status_line(engine),
+            snapshots=engine.ticks,
+            halted_layers=dict(engine.halted),
+        )
+
+    ops.add_heartbeat(heartbeat)
+    ops.start()
+
     background: set[asyncio.Task[None]] = set()
     interval = watchdog_interval()
     if interval is not None:
@@ -233,6 +255,7 @@ async def run_daemon(
         exit_code = EX_IOERR
         failure = None
     notify.stopping()
+    await ops.shutdown()
     if failure is not None:
         if isinstance(failure, Divergence):
             log.error("recovery_diverged", mismatch=str(failure))

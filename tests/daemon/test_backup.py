@@ -149,7 +149,8 @@ def test_a_corrupt_copy_fails_the_integrity_check_and_is_not_kept(
     def connect(target: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
         if str(target).endswith(".tmp"):
             kwargs["factory"] = BadCheck
-        return real_connect(target, *args, **kwargs)
+        conn: sqlite3.Connection = real_connect(target, *args, **kwargs)
+        return conn
 
     monkeypatch.setattr("daemon.backup.sqlite3.connect", connect)
     with pytest.raises(BackupError, match="integrity_check: row 3 missing"):

@@ -127,3 +127,8 @@ def test_configuration_directory_file_is_used_without_a_path(tmp_path: Path) -> 
     env = {"CONFIGURATION_DIRECTORY": f"{tmp_path / 'nope'}:{tmp_path}"}
     assert load_config(env=env).api.port == 9100
     assert load_config(env={"CONFIGURATION_DIRECTORY": str(tmp_path / "nope")}) == AppConfig()
+
+
+def test_the_same_field_set_twice_in_different_case_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="ALVH_API__PORT.*also set by alvh_api__port|also set"):
+        load_config(env={"ALVH_API__PORT": "1", "alvh_api__port": "2"})

@@ -135,7 +135,7 @@ def test_show_masks_a_secret_field_of_the_config(
         api_token: str = "t0ken-value"
         host: str = "h"
 
-        def model_dump(self, **kwargs: object) -> dict[str, object]:  # type: ignore[override]
+        def model_dump(self, **kwargs: object) -> dict[str, object]:
             return {"api": {"api_token": self.api_token, "host": self.host}}
 
     monkeypatch.setattr(config_cli, "load_config", lambda path: _WithSecret())

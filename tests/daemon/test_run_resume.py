@@ -85,7 +85,7 @@ def test_run_resumes_by_default_from_where_it_stopped_and_new_starts_over(tmp_pa
     assert status2["snapshots"] > recovered["snapshots"]
     # old events are not logged again: nothing but the recovery line before new market time
     before = events[: events.index("recovery_completed")]
-    assert set(before) <= {"daemon_started"}
+    assert set(before) <= {"daemon_started", "scheduler_started"}
 
     third, _ = _run_until(state, cfg, 1, "--new")
     assert next(e for e in third if e["event"] == "daemon_started")["mode"] == "new"
