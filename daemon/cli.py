@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", type=_int_in(0, 65535), help="API port (default from config: 8765)")
     run.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="lowest level logged (default from config: info)",
+    )
     run_mode = run.add_mutually_exclusive_group()
     run_mode.add_argument(
         "--new", action="store_true", help="archive the state dir's ledger and start fresh"
@@ -275,8 +280,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["runtime"] = {"time_scale": args.time_scale}
     if args.port is not None:
         overrides["api"] = {"port": args.port}
+    if args.log_level is not None:
+        overrides.setdefault("runtime", {})["log_level"] = args.log_level
     config = load_config(args.config, overrides)
-    configure_logging(config.runtime.log_level, args.log_format)
+    logs_dir = os.environ.get("LOGS_DIRECTORY")
+    log_file = (
+        Path(logs_dir.split(":")[0]) / "alvh.log"
+        if config.runtime.log_to_file and logs_dir
+        else None
+    )
+    configure_logging(config.runtime.log_level, args.log_format, log_file=log_file)
     path = args.state_dir or Path(os.environ.get("STATE_DIRECTORY", "alvh-state"))
     with StateDir(path) as state:
         expect = _given_spec(args) if state.has_ledger() and not args.new else None

@@ -48,6 +48,11 @@ class RuntimeConfig(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest log level written."
     )
+    log_to_file: bool = Field(
+        False,
+        description="Also append the JSON log lines to alvh.log in $LOGS_DIRECTORY (systemd"
+        " LogsDirectory=) when that is set.",
+    )
     bus_queue_size: int = Field(10_000, ge=1, description="Bound of the bus intake queue (events).")
 
 

@@ -134,7 +134,8 @@ class Engine:
             if layer in self.halted:
                 return
             try:
-                handler(event)
+                with structlog.contextvars.bound_contextvars(layer=layer):
+                    handler(event)
             except Exception as exc:
                 self.strategy_errors += 1
                 self.halted[layer] = f"{type(exc).__name__}: {exc}"

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -40,12 +41,36 @@ CACHE_LOGGERS = True
 writing to a stream that pytest has already closed."""
 
 
+class _Tee:
+    """A text stream writing to the terminal (or journal) and a log file, line-buffered."""
+
+    def __init__(self, first: TextIO, second: TextIO) -> None:
+        self._streams = (first, second)
+
+    def write(self, text: str) -> int:
+        for stream in self._streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self._streams:
+            stream.flush()
+
+
 def configure_logging(
-    level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None
+    level: str = "info",
+    fmt: LogFormat = "auto",
+    stream: TextIO | None = None,
+    log_file: Path | None = None,
 ) -> None:
-    """Route structlog (and stdlib logging, e.g. aiohttp) to ``stream`` (stdout) in one shape."""
-    out = stream if stream is not None else sys.stdout
-    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
+    """Route structlog (and stdlib logging, e.g. aiohttp) to ``stream`` (stdout) in one shape;
+    with ``log_file``, the same lines are appended to that file too."""
+    console = stream if stream is not None else sys.stdout
+    use_json = fmt == "json" or (fmt == "auto" and not console.isatty())
+    out: Any = console
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        out = _Tee(console, log_file.open("a", encoding="utf-8", buffering=1))
     numeric = logging.getLevelNamesMapping()[level.upper()]
     base: list[structlog.types.Processor] = [
         _drop_while_replaying,

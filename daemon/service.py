@@ -150,6 +150,8 @@ async def run_daemon(
             )
     prepared = prepare(config, spec, state, resume=resume, adopt=adopt and resume, expect=expect)
     engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
+    # Every log line of this process carries the run it belongs to (stable across restarts).
+    structlog.contextvars.bind_contextvars(run_id=ledger.runs()[0]["run_id"], pid=os.getpid())
     market = Simulator(
         prepared.config.market,
         seed=prepared.spec.seed,

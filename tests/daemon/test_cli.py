@@ -213,9 +213,12 @@ def test_run_answers_health_and_status_and_exits_0_on_sigterm_with_json_lines(
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    lines = [ln for ln in out.splitlines() if ln.strip()]
-    events = [json.loads(ln)["event"] for ln in lines]  # every stdout line is one JSON object
+    lines = [json.loads(ln) for ln in out.splitlines() if ln.strip()]  # each one JSON object
+    events = [line["event"] for line in lines]
     assert "daemon_started" in events and events[-1] == "daemon_stopped"
+    for line in lines:
+        assert {"timestamp", "level", "event", "run_id"} <= set(line), line
+        assert line["timestamp"].endswith("Z")  # UTC ISO-8601
 
 
 def test_run_archives_an_existing_ledger_and_starts_fresh(tmp_path: Path) -> None:
@@ -375,3 +378,56 @@ def test_the_acceptance_run_at_one_minute_cadence_is_deterministic_and_fully_led
             assert n == summary["fills"]
             dumps.append(list(db.execute("SELECT * FROM fill_legs ORDER BY 1, 2")))
     assert dumps[0] == dumps[1]
+
+
+def test_run_log_level_and_log_file_in_logs_directory(tmp_path: Path) -> None:
+    port = _free_port()
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(FAST_CONFIG + "[runtime]\nlog_to_file = true\n")
+    logs = tmp_path / "logs"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGS_DIRECTORY": str(logs)}
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "ledger.sqlite").write_bytes(b"old")  # --new archives it: a warning
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daemon.cli",
+            "run",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--port",
+            str(port),
+            "--time-scale",
+            "36000",
+            "--config",
+            str(cfg),
+            "--log-level",
+            "warning",
+            "--new",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if _get(f"http://127.0.0.1:{port}/status")["snapshots"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lines = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+    assert {line["level"] for line in lines} <= {"warning", "error"}  # no info lines
+    assert "ledger_archived" in [line["event"] for line in lines]
+    file_lines = (logs / "alvh.log").read_text().splitlines()
+    assert file_lines == [ln for ln in out.splitlines() if ln.strip()]
