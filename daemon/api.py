@@ -74,6 +74,8 @@ class Status(BaseModel):
     handler_errors: int
     """Handler exceptions contained by the bus since start (each logged as handler_failed)."""
     last_snapshot_age_s: float | None
+    feed_stale: bool
+    """No snapshot for ``runtime.stale_after_s``: quotes are old, no layer can open anything."""
     """Wall seconds since the latest snapshot was dispatched."""
 
 
@@ -110,6 +112,7 @@ def status_of(engine: Engine) -> Status:
         snapshots=engine.ticks,
         handler_errors=engine.bus.handler_errors,
         last_snapshot_age_s=round(age, 3) if age is not None else None,
+        feed_stale=engine.feed_stale(),
     )
 
 
@@ -385,11 +388,12 @@ async def ready_view(request: web.Request) -> web.Response:
     if request.app[READY_KEY]():
         return _json(Ready(ready=True))
     engine = request.app[ENGINE_KEY]
-    reason = (
-        "no market snapshot processed yet"
-        if engine.ticks == 0
-        else "recovering: re-deriving history from the ledger"
-    )
+    if engine.ticks == 0:
+        reason = "no market snapshot processed yet"
+    elif engine.feed_stale():
+        reason = f"feed stale: no snapshot for over {engine.config.runtime.stale_after_s:g} s"
+    else:
+        reason = "recovering: re-deriving history from the ledger"
     return _json(Ready(ready=False, reason=reason), status=503)
 
 

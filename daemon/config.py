@@ -53,6 +53,12 @@ class RuntimeConfig(BaseModel):
         description="Also append the JSON log lines to alvh.log in $LOGS_DIRECTORY (systemd"
         " LogsDirectory=) when that is set.",
     )
+    stale_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="Wall seconds without a snapshot after which `run` reports its feed stale"
+        " (/status feed_stale, /ready 503).",
+    )
     bus_queue_size: int = Field(10_000, ge=1, description="Bound of the bus intake queue (events).")
 
 

@@ -25,6 +25,7 @@ from brokers.events import (
     AccountMarked,
     ContractSettled,
     FlattenStarted,
+    OrderAccepted,
     OrderFilled,
     OrderRejected,
 )
@@ -100,6 +101,10 @@ class Engine:
         """Why the daemon can no longer trade (a failed ledger write); /health is then 503."""
         self.last_snapshot: MarketSnapshot | None = None
         self.last_snapshot_monotonic: float | None = None
+        self._snapshot_arrival = 0.0
+        self.order_latency: Callable[[float], None] | None = None
+        """Called with the seconds from a snapshot's arrival on the bus to the broker's acceptance
+        of an order sent at it (the daemon feeds its /metrics histogram with this)."""
 
         sub = bus.subscribe
         sub(MarketSnapshot, self._on_market_snapshot)
@@ -108,6 +113,7 @@ class Engine:
         sub(MarketSnapshot, self._contained("condor", self.condor.on_market_snapshot))
         sub(SubmitOrder, self.broker.on_submit_order)
         sub(CancelOrder, self.broker.on_cancel_order)
+        sub(OrderAccepted, self._on_order_accepted)
         sub(PauseTrading, self.broker.on_pause_trading)
         sub(ResumeTrading, self.broker.on_resume_trading)
         sub(Flatten, self.broker.on_flatten)
@@ -150,7 +156,12 @@ class Engine:
 
     # -- snapshots ---------------------------------------------------------------------------
 
+    def _on_order_accepted(self, event: OrderAccepted) -> None:
+        if self.order_latency is not None:
+            self.order_latency(time.perf_counter() - self._snapshot_arrival)
+
     def _on_market_snapshot(self, snap: MarketSnapshot) -> None:
+        self._snapshot_arrival = time.perf_counter()
         last = self.last_snapshot
         if last is not None and snap.session != last.session:
             self._record_daily_mark(last)
@@ -159,6 +170,13 @@ class Engine:
         self.ticks += 1
         self.last_snapshot = snap
         self.last_snapshot_monotonic = time.monotonic()
+
+    def feed_stale(self, now: float | None = None) -> bool:
+        """No snapshot for ``runtime.stale_after_s`` wall seconds (or none yet)."""
+        if self.last_snapshot_monotonic is None:
+            return True
+        now = time.monotonic() if now is None else now
+        return now - self.last_snapshot_monotonic > self.config.runtime.stale_after_s
 
     def prime(self, snap: MarketSnapshot) -> None:
         """Stand at ``snap`` as if it had just been handled (the position an adopt continues

@@ -26,6 +26,7 @@ from daemon.backup import backup_ledger
 from daemon.clock import LiveClock
 from daemon.config import AppConfig, ConfigError
 from daemon.engine import Control, Engine
+from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.runner import EX_DIVERGED, EX_IOERR, EX_OSERR, EX_SOFTWARE, RunSpec, prepare
 from daemon.scheduler import OpsScheduler
@@ -181,10 +182,13 @@ async def run_daemon(
 
     loop.add_signal_handler(signal.SIGHUP, reload)
 
+    metrics = Metrics(engine)
+    engine.order_latency = metrics.observe_snapshot_to_order
     app = build_app(
         engine,
+        metrics=metrics,
         token=api_token(),
-        ready=lambda: engine.ticks > 0 and not pipeline.recovering,
+        ready=lambda: engine.ticks > 0 and not pipeline.recovering and not engine.feed_stale(),
         reload=reload,
     )
     runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)

@@ -81,3 +81,29 @@ async def test_positions_and_status_over_http(prepared: Prepared) -> None:
         assert status["margin_requirement"] == pytest.approx(expected)
         assert status["buying_power"] == pytest.approx(status["cash"] - expected, abs=0.01)
         assert status["trading_paused"] is False
+
+
+def test_snapshot_to_order_latency_is_observed_for_every_accepted_order(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from daemon.metrics import Metrics
+
+    config = load_config(None, {"market": {"cadence_minutes": 30}})
+    spec = RunSpec("calm", 1, date(2025, 1, 2))
+    with StateDir(tmp_path / "s") as state:
+        p = prepare(config, spec, state, resume=False)
+        metrics = Metrics(p.engine)
+        p.engine.order_latency = metrics.observe_snapshot_to_order
+        for snap in Simulator(config.market, seed=1, start=spec.start, scenario="calm").snapshots(
+            40
+        ):
+            p.pipeline.process(snap)
+        stats = p.engine.broker.stats
+        families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+        samples = {s.name: s.value for s in families["alvh_snapshot_to_order_seconds"].samples}
+        assert (
+            samples["alvh_snapshot_to_order_seconds_count"] == stats.orders - stats.rejected_orders
+        )
+        assert stats.orders >= 2
+        assert 0 < samples["alvh_snapshot_to_order_seconds_sum"] < stats.orders * 0.1
+        p.ledger.close()

@@ -111,3 +111,27 @@ async def test_a_ledger_write_failure_stops_trading_keeps_the_api_up_and_reports
         assert not daemon.done()  # the API stays up until the operator stops it
         os.kill(os.getpid(), signal.SIGTERM)
         assert await asyncio.wait_for(daemon, 10) == 74
+
+
+async def test_a_stopped_feed_shows_as_stale_and_not_ready(tmp_path: Path) -> None:
+    import time
+
+    config = load_config(None, {"market": {"cadence_minutes": 30}, "runtime": {"stale_after_s": 5}})
+    spec = RunSpec("calm", 1, date(2025, 1, 2))
+    with StateDir(tmp_path / "s") as state:
+        p = prepare(config, spec, state, resume=False)
+        engine = p.engine
+        assert engine.feed_stale()  # nothing yet
+        for snap in Simulator(config.market, seed=1, start=spec.start).snapshots(1):
+            p.pipeline.process(snap)
+        assert not engine.feed_stale()
+        assert engine.feed_stale(time.monotonic() + 6)
+        engine.last_snapshot_monotonic = time.monotonic() - 6  # the feed stopped 6 s ago
+        app = build_app(engine, ready=lambda: not engine.feed_stale())
+        async with TestClient(TestServer(app)) as client:
+            status = await (await client.get("/status")).json()
+            ready = await client.get("/ready")
+            body = await ready.json()
+        assert status["feed_stale"] is True and status["last_snapshot_age_s"] >= 6
+        assert ready.status == 503 and body["reason"].startswith("feed stale")
+        p.ledger.close()
