@@ -35,6 +35,7 @@ from brokers.recovery import LedgerReplay
 from daemon.bus import EventBus
 from daemon.config import AppConfig
 from daemon.eventlog import EVENT_NAMES, make_logger
+from daemon.logging import LEVEL
 from market.clock import SimulatedClock
 from market.snapshot import MarketSnapshot
 from strategies.condor import CondorActor
@@ -43,8 +44,25 @@ from strategies.state import MarketState
 
 log = structlog.get_logger("alvh.daemon.engine")
 
-HOT_RELOADABLE = ("strategy",)
-"""Config sections a reload applies at once; a change anywhere else needs a restart."""
+HOT_RELOADABLE = ("strategy.", "runtime.log_level", "runtime.stale_after_s")
+"""Config fields (dotted prefixes) a reload applies at once; anything else needs a restart."""
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree[part]
+    tree[leaf] = value
 
 
 def config_hash(config: AppConfig) -> str:
@@ -252,18 +270,20 @@ class Engine:
         self.bus.dispatch(command)
 
     def _reload(self, new: AppConfig, ts: Any, record: bool) -> dict[str, Any]:
-        old = self.config
-        changed = sorted(
-            section
-            for section in type(old).model_fields
-            if getattr(old, section) != getattr(new, section)
-        )
-        applied = [s for s in changed if s in HOT_RELOADABLE]
-        deferred = [s for s in changed if s not in HOT_RELOADABLE]
-        self.state.reconfigure(new.strategy.regime)
-        self.condor.reconfigure(new.strategy.condor, new.strategy.exits)
-        # Keep the sections that need a restart as they were: the run goes on under them.
-        self.config = old.model_copy(update={s: getattr(new, s) for s in applied})
+        old_fields = _flatten(self.config.model_dump())
+        new_fields = _flatten(new.model_dump())
+        changed = sorted(k for k in new_fields if new_fields[k] != old_fields.get(k))
+        applied = [k for k in changed if k.startswith(HOT_RELOADABLE)]
+        deferred = [k for k in changed if not k.startswith(HOT_RELOADABLE)]
+        # Keep the fields that need a restart as they were: the run goes on under them.
+        merged = self.config.model_dump()
+        for key in applied:
+            _set(merged, key, new_fields[key])
+        self.config = AppConfig.model_validate(merged)
+        self.state.reconfigure(self.config.strategy.regime)
+        self.condor.reconfigure(self.config.strategy.condor, self.config.strategy.exits)
+        if "runtime.log_level" in applied:
+            LEVEL.set(self.config.runtime.log_level)
         if record:
             self.ledger_writer().record_config_version(
                 ts, config_hash(self.config), self.config.model_dump_json(indent=2)

@@ -28,6 +28,40 @@ class ReplayGate:
 REPLAYING = ReplayGate()
 
 
+class LevelGate:
+    """The lowest level written, changeable at run time (SIGHUP reloads it): cached loggers
+    keep working because the filtering is a processor, not baked into the logger class."""
+
+    __slots__ = ("numeric",)
+
+    def __init__(self) -> None:
+        self.numeric = logging.INFO
+
+    def set(self, level: str) -> None:
+        self.numeric = logging.getLevelNamesMapping()[level.upper()]
+        logging.getLogger().setLevel(self.numeric)
+        logging.getLogger("apscheduler").setLevel(max(self.numeric, logging.WARNING))
+
+
+LEVEL = LevelGate()
+_NUMERIC = logging.getLevelNamesMapping()
+
+
+def _drop_below_level(
+    logger: object, method_name: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    name = (
+        "WARNING"
+        if method_name == "warn"
+        else "ERROR"
+        if method_name == "exception"
+        else method_name.upper()
+    )
+    if _NUMERIC.get(name, logging.INFO) < LEVEL.numeric:
+        raise structlog.DropEvent
+    return event_dict
+
+
 def _drop_while_replaying(
     logger: object, method_name: str, event_dict: structlog.types.EventDict
 ) -> structlog.types.EventDict:
@@ -71,9 +105,9 @@ def configure_logging(
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         out = _Tee(console, log_file.open("a", encoding="utf-8", buffering=1))
-    numeric = logging.getLevelNamesMapping()[level.upper()]
     base: list[structlog.types.Processor] = [
         _drop_while_replaying,
+        _drop_below_level,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -85,7 +119,7 @@ def configure_logging(
     )
     structlog.configure(
         processors=[*base, *final],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=CACHE_LOGGERS,
     )
@@ -93,12 +127,11 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
-            foreign_pre_chain=[*base[1:], structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*base[2:], structlog.stdlib.add_logger_name],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(numeric)
     # The scheduler logs its own structured events (scheduler_*); APScheduler's chatter about
     # adding jobs stays out, its warnings and errors still come through in the same JSON shape.
-    logging.getLogger("apscheduler").setLevel(max(numeric, logging.WARNING))
+    LEVEL.set(level)

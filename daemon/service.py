@@ -106,6 +106,38 @@ def api_token(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+class DailyReport:
+    """The operator's end-of-day line: the account, per-layer P&L, and what changed since the
+    previous report (fills, equity)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._fills = engine.broker.stats.fills
+        self._equity = engine.broker.equity()
+
+    async def report(self) -> None:
+        engine = self._engine
+        portfolio = engine.broker.portfolio
+        equity = engine.broker.equity()
+        fills = engine.broker.stats.fills
+        snap = engine.last_snapshot
+        log.info(
+            "daily_report",
+            market_ts=snap.ts.isoformat() if snap is not None else None,
+            regime=engine.state.regime.value,
+            equity=round(equity, 2),
+            equity_change=round(equity - self._equity, 2),
+            cash=round(portfolio.cash, 2),
+            realized_by_layer={k: round(portfolio.realized_pnl(k), 2) for k in portfolio.layers()},
+            fees=round(portfolio.fees_paid, 2),
+            fills_since_last_report=fills - self._fills,
+            open_positions=len(portfolio.open_positions()),
+            margin_requirement=round(portfolio.requirement(), 2),
+            halted_layers=dict(engine.halted),
+        )
+        self._fills, self._equity = fills, equity
+
+
 def _status_line(engine: Engine) -> str:
     snap = engine.last_snapshot
     market = (
@@ -230,6 +262,7 @@ async def run_daemon(
         )
 
     ops.add_heartbeat(heartbeat)
+    ops.add_daily_report(DailyReport(engine).report)
     ops.start()
 
     background: set[asyncio.Task[None]] = set()

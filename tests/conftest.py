@@ -15,5 +15,6 @@ import daemon.logging
 def _reset_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(daemon.logging, "CACHE_LOGGERS", False)
     yield
+    daemon.logging.LEVEL.numeric = logging.INFO
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()

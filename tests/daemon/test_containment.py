@@ -135,3 +135,67 @@ async def test_a_stopped_feed_shows_as_stale_and_not_ready(tmp_path: Path) -> No
         assert status["feed_stale"] is True and status["last_snapshot_age_s"] >= 6
         assert ready.status == 503 and body["reason"].startswith("feed stale")
         p.ledger.close()
+
+
+def test_a_reload_applies_the_log_level_and_thresholds_and_names_what_needs_a_restart(
+    tmp_path: Path,
+) -> None:
+    import io
+    import json
+
+    import structlog
+
+    from daemon.engine import Control
+    from daemon.logging import configure_logging
+
+    buf = io.StringIO()
+    configure_logging("info", "json", stream=buf)
+    config = load_config(None, {"market": {"cadence_minutes": 30}})
+    with StateDir(tmp_path / "s") as state:
+        p = prepare(config, RunSpec("calm", 1, date(2025, 1, 2)), state, resume=False)
+        log = structlog.get_logger("test")
+        log.info("before_reload")
+        new = load_config(
+            None,
+            {
+                "market": {"cadence_minutes": 15},
+                "runtime": {"log_level": "warning"},
+                "strategy": {"condor": {"max_condors": 1}},
+            },
+        )
+        changed = p.engine.control(Control("reload", {"config": new.model_dump_json()}))
+        log.info("after_reload")
+        log.warning("warning_after_reload")
+        assert changed == {
+            "applied": ["runtime.log_level", "strategy.condor.max_condors"],
+            "needs_restart": ["market.cadence_minutes"],
+        }
+        assert p.engine.config.strategy.condor.max_condors == 1
+        assert p.engine.config.market.cadence_minutes == 30  # goes on under the old cadence
+        p.ledger.close()
+    events = [json.loads(line)["event"] for line in buf.getvalue().splitlines()]
+    assert "before_reload" in events and "after_reload" not in events
+    assert "warning_after_reload" in events
+
+
+async def test_the_daily_report_says_what_changed_since_the_last_one(tmp_path: Path) -> None:
+    from daemon.service import DailyReport
+
+    config = load_config(None, {"market": {"cadence_minutes": 30}})
+    spec = RunSpec("calm", 1, date(2025, 1, 2))
+    with StateDir(tmp_path / "s") as state:
+        p = prepare(config, spec, state, resume=False)
+        report = DailyReport(p.engine)
+        for snap in Simulator(config.market, seed=1, start=spec.start, scenario="calm").snapshots(
+            20
+        ):
+            p.pipeline.process(snap)
+        with capture_logs() as logs:
+            await report.report()
+            await report.report()
+        first, second = logs
+        assert first["event"] == "daily_report"
+        assert first["fills_since_last_report"] == p.engine.broker.stats.fills >= 2
+        assert first["equity"] == round(p.engine.broker.equity(), 2)
+        assert second["fills_since_last_report"] == 0 and second["equity_change"] == 0
+        p.ledger.close()
