@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -44,6 +45,53 @@ class LevelGate:
 
 
 LEVEL = LevelGate()
+
+FLOOD_EVENTS = frozenset(
+    {
+        "handler_failed",
+        "order_rejected",
+        "snapshot_rejected",
+        "flatten_waiting",
+        "variation_without_mark",
+        "settlement_waiting",
+    }
+)
+"""Events that can repeat on every snapshot: rate-limited per (event, reason)."""
+
+
+class FloodGate:
+    """Let the first ``burst`` lines of a flood event per (event, reason) through in each
+    ``window_s`` and drop the rest; the first line let through in a later window carries
+    ``suppressed_before``: how many were dropped in the window before (SPEC section 12)."""
+
+    def __init__(self, burst: int = 5, window_s: float = 60.0) -> None:
+        self.burst = burst
+        self.window_s = window_s
+        self._windows: dict[tuple[str, str], tuple[float, int, int]] = {}
+        self.clock = time.monotonic
+
+    def __call__(
+        self, logger: object, method_name: str, event_dict: structlog.types.EventDict
+    ) -> structlog.types.EventDict:
+        event = event_dict.get("event")
+        if event not in FLOOD_EVENTS:
+            return event_dict
+        detail = event_dict.get("reason") or event_dict.get("topic") or event_dict.get("layer")
+        key = (str(event), str(detail))
+        now = self.clock()
+        start, count, dropped = self._windows.get(key, (now, 0, 0))
+        if now - start >= self.window_s:
+            if dropped:
+                event_dict["suppressed_before"] = dropped
+            start, count, dropped = now, 0, 0
+        if count >= self.burst:
+            self._windows[key] = (start, count + 1, dropped + 1)
+            raise structlog.DropEvent
+        self._windows[key] = (start, count + 1, dropped)
+        return event_dict
+
+
+FLOODS = FloodGate()
 _NUMERIC = logging.getLevelNamesMapping()
 
 
@@ -108,6 +156,7 @@ def configure_logging(
     base: list[structlog.types.Processor] = [
         _drop_while_replaying,
         _drop_below_level,
+        FLOODS,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -127,7 +176,7 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
-            foreign_pre_chain=[*base[2:], structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*base[3:], structlog.stdlib.add_logger_name],
         )
     )
     root = logging.getLogger()

@@ -254,6 +254,7 @@ async def run_daemon(
     )
 
     async def heartbeat() -> None:
+        notify.status(_status_line(engine))  # `systemctl status alvh` shows it
         log.info(
             "heartbeat",
             status=_status_line(engine),

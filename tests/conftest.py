@@ -16,5 +16,6 @@ def _reset_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(daemon.logging, "CACHE_LOGGERS", False)
     yield
     daemon.logging.LEVEL.numeric = logging.INFO
+    daemon.logging.FLOODS._windows.clear()
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()
