@@ -158,8 +158,7 @@ class Engine:
             if layer in self.halted:
                 return
             try:
-                with structlog.contextvars.bound_contextvars(layer=layer):
-                    handler(event)
+                handler(event)
             except Exception as exc:
                 self.strategy_errors += 1
                 self.halted[layer] = f"{type(exc).__name__}: {exc}"

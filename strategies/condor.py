@@ -217,6 +217,7 @@ class CondorActor:
             condor.retry_at_tick = self._ticks + 2 ** min(condor.close_attempts - 1, 6)
             log.warning(
                 "exit_retry_scheduled",
+                layer=LAYER,
                 position_id=condor.position_id,
                 rule=condor.exit_rule,
                 attempts=condor.close_attempts,
@@ -329,6 +330,7 @@ class CondorActor:
         if quantity < 1:
             log.info(
                 "condor_entry_skipped",
+                layer=LAYER,
                 reason="size_below_one_contract",
                 expiry=str(expiry),
                 credit=credit,

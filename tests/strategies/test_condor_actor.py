@@ -262,3 +262,18 @@ def test_missing_quote_skips_the_stop_check_instead_of_guessing() -> None:
     del mids[6310.0]
     step(actor, state, FakeSnap(mids, minute=1))
     assert not any(isinstance(e, ExitTriggered) for e in out)
+
+
+def test_the_layers_log_lines_say_which_layer_they_come_from() -> None:
+    from structlog.testing import capture_logs
+
+    actor, state, out, _ = open_condor()
+    step(actor, state, FakeSnap(_stop_mids(7.5), minute=1))
+    close = orders(out)[-1]
+    with capture_logs() as logs:
+        actor.on_order_rejected(
+            OrderRejected(
+                FakeSnap({}).ts, close.client_order_id, "condor", RejectReason.NO_QUOTE, "no quote"
+            )
+        )
+    assert [(e["event"], e["layer"]) for e in logs] == [("exit_retry_scheduled", "condor")]
