@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from daemon_process import RunningDaemon
 
 from daemon.cli import main
 
@@ -150,73 +147,22 @@ def test_bad_config_lists_every_invalid_field_and_exits_78(
     assert "hunter2" not in err  # values are never echoed: they may be secrets
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=2) as resp:
-        return json.loads(resp.read())  # type: ignore[no-any-return]
-
-
 def test_run_answers_health_and_status_and_exits_0_on_sigterm_with_json_lines(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
     cfg = tmp_path / "run.toml"
     cfg.write_text(FAST_CONFIG)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daemon.cli",
-            "run",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--port",
-            str(port),
-            "--time-scale",
-            "36000",
-            "--config",
-            str(cfg),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        health = None
-        while time.monotonic() < deadline:
-            try:
-                health = _get(f"http://127.0.0.1:{port}/health")
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert health is not None and health["status"] == "ok"
-        status: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            status = _get(f"http://127.0.0.1:{port}/status")
-            if status["snapshots"]:
-                break
-            time.sleep(0.1)
+    with RunningDaemon(tmp_path / "state", cfg, "--time-scale", "36000") as daemon:
+        status = daemon.wait_for_snapshots(1, timeout=20)
+        assert daemon.get("/health")["status"] == "ok"
         assert status["regime"] in {"calm", "elevated"}
         assert isinstance(status["vix"], float) and isinstance(status["spx"], float)
         assert status["equity"] and "open_positions" in status and "last_snapshot_age_s" in status
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    lines = [json.loads(ln) for ln in out.splitlines() if ln.strip()]  # each one JSON object
-    events = [line["event"] for line in lines]
+        done = daemon.stop()
+    assert done.returncode == 0, done.stderr
+    events = [line["event"] for line in done.lines]  # each stdout line is one JSON object
     assert "daemon_started" in events and events[-1] == "daemon_stopped"
-    for line in lines:
+    for line in done.lines:
         assert {"timestamp", "level", "event", "run_id"} <= set(line), line
         assert line["timestamp"].endswith("Z")  # UTC ISO-8601
 
@@ -381,53 +327,25 @@ def test_the_acceptance_run_at_one_minute_cadence_is_deterministic_and_fully_led
 
 
 def test_run_log_level_and_log_file_in_logs_directory(tmp_path: Path) -> None:
-    port = _free_port()
     cfg = tmp_path / "run.toml"
     cfg.write_text(FAST_CONFIG + "[runtime]\nlog_to_file = true\n")
     logs = tmp_path / "logs"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGS_DIRECTORY": str(logs)}
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "ledger.sqlite").write_bytes(b"old")  # --new archives it: a warning
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daemon.cli",
-            "run",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--port",
-            str(port),
-            "--time-scale",
-            "36000",
-            "--config",
-            str(cfg),
-            "--log-level",
-            "warning",
-            "--new",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"http://127.0.0.1:{port}/status")["snapshots"]:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    lines = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
-    assert {line["level"] for line in lines} <= {"warning", "error"}  # no info lines
-    assert "ledger_archived" in [line["event"] for line in lines]
+    with RunningDaemon(
+        tmp_path / "state",
+        cfg,
+        "--time-scale",
+        "36000",
+        "--log-level",
+        "warning",
+        "--new",
+        env={"LOGS_DIRECTORY": str(logs)},
+    ) as daemon:
+        daemon.wait_for_snapshots(1, timeout=20)
+        done = daemon.stop()
+    assert done.returncode == 0, done.stderr
+    assert {line["level"] for line in done.lines} <= {"warning", "error"}  # no info lines
+    assert "ledger_archived" in [line["event"] for line in done.lines]
     file_lines = (logs / "alvh.log").read_text().splitlines()
-    assert file_lines == [ln for ln in out.splitlines() if ln.strip()]
+    assert file_lines == [ln for ln in done.stdout.splitlines() if ln.strip()]

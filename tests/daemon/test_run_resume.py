@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _status(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as resp:
-        return json.loads(resp.read())  # type: ignore[no-any-return]
+from daemon_process import RunningDaemon
 
 
 def _run_until(
     state: Path, cfg: Path, min_snapshots: int, *extra: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daemon.cli",
-            "run",
-            "--state-dir",
-            str(state),
-            "--port",
-            str(port),
-            "--config",
-            str(cfg),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    status: dict[str, Any] = {}
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                status = _status(port)
-                if status["snapshots"] >= min_snapshots:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err[-2000:]
-    return [json.loads(line) for line in out.splitlines() if line.strip()], status
+    with RunningDaemon(state, cfg, *extra) as daemon:
+        status = daemon.wait_for_snapshots(min_snapshots)
+        done = daemon.stop()
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.lines, status
 
 
 def test_run_resumes_by_default_from_where_it_stopped_and_new_starts_over(tmp_path: Path) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from daemon_process import RunningDaemon
 
 
 def _messages(sock: socket.socket, until: float) -> list[str]:
@@ -52,61 +51,36 @@ def test_ready_watchdog_reload_and_stopping_reach_systemd(tmp_path: Path) -> Non
     sock.bind(str(path))
     cfg = tmp_path / "run.toml"
     cfg.write_text("[market]\ncadence_minutes = 30\n[runtime]\ntime_scale = 600\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "NOTIFY_SOCKET": str(path),
-        "WATCHDOG_USEC": "400000",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env["ALVH_API_TOKEN"] = "t0ken"
-    env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daemon.cli",
-            "run",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--port",
-            str(port),
-            "--config",
-            str(cfg),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
     seen: list[str] = []
     try:
-        _wait_for(sock, "READY=1", seen)
-        _wait_for(sock, "WATCHDOG=1", seen)
-        assert _post(port, "/pause", None) == 401
-        assert _post(port, "/pause", "t0ken") == 200
-        before = len(seen)
-        proc.send_signal(signal.SIGHUP)
-        _wait_for(sock, "RELOADING=1", seen)
-        reload_msgs = seen[before:]
-        _wait_for(sock, "READY=1", reload_msgs)
-        reloading = next(m for m in reload_msgs if "RELOADING=1" in m)
-        assert "MONOTONIC_USEC=" in reloading
-        assert reload_msgs.index(reloading) < max(
-            i for i, m in enumerate(reload_msgs) if "READY=1" in m
-        )
-        proc.send_signal(signal.SIGTERM)
-        _wait_for(sock, "STOPPING=1", seen)
-        out, err = proc.communicate(timeout=20)
+        with RunningDaemon(
+            tmp_path / "state",
+            cfg,
+            env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000", "ALVH_API_TOKEN": "t0ken"},
+            unset=("WATCHDOG_PID",),
+        ) as daemon:
+            _wait_for(sock, "READY=1", seen)
+            _wait_for(sock, "WATCHDOG=1", seen)
+            assert _post(daemon.port, "/pause", None) == 401
+            assert _post(daemon.port, "/pause", "t0ken") == 200
+            before = len(seen)
+            daemon.proc.send_signal(signal.SIGHUP)
+            _wait_for(sock, "RELOADING=1", seen)
+            reload_msgs = seen[before:]
+            _wait_for(sock, "READY=1", reload_msgs)
+            reloading = next(m for m in reload_msgs if "RELOADING=1" in m)
+            assert "MONOTONIC_USEC=" in reloading
+            assert reload_msgs.index(reloading) < max(
+                i for i, m in enumerate(reload_msgs) if "READY=1" in m
+            )
+            daemon.proc.send_signal(signal.SIGTERM)
+            _wait_for(sock, "STOPPING=1", seen)
+            done = daemon.stop(send=False)
     finally:
-        if proc.poll() is None:
-            proc.kill()
         sock.close()
-    assert proc.returncode == 0, err[-2000:]
-    assert '"event": "config_reloaded"' in out
-    assert '"event": "trading_paused"' in out
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [line["event"] for line in done.lines]
+    assert "config_reloaded" in events and "trading_paused" in events
 
 
 def test_the_api_token_comes_from_the_environment_or_a_systemd_credential(tmp_path: Path) -> None:
