@@ -79,6 +79,82 @@ SCENARIOS: dict[str, Scenario] = {
             anchors=((0, 13.0), (20, 13.5), (23, 35.0), (35, 24.0), (55, 18.0), (83, 15.0)),
             noise=0.05,
         ),
+        Scenario(
+            name="volmageddon",
+            description="modelled on 5 February 2018: 25 sessions of VIX 11-13 (a short-volatility "
+            "seller's paradise), a rise to about 17 at the close of session 24, then a one-session "
+            "doubling to about 37 at the close of session 25; an aftershock near 33 and a decay "
+            "through the 20s, back below 16 some 40 sessions later",
+            anchors=(
+                (0, 12.0),
+                (10, 11.0),
+                (20, 11.5),
+                (24, 13.0),
+                (25, 17.0),
+                (26, 37.0),
+                (27, 30.0),
+                (28, 28.0),
+                (29, 33.0),
+                (31, 26.0),
+                (35, 19.5),
+                (42, 20.0),
+                (47, 18.0),
+                (52, 22.0),
+                (58, 19.0),
+                (66, 14.5),
+                (80, 13.5),
+            ),
+            noise=0.035,
+        ),
+        Scenario(
+            name="grind-up",
+            description="a slow rise with no single shock: about 12 for 10 sessions, through 16 "
+            "near session 30 and 25 near session 70, a plateau near 30 that holds at or above 26 "
+            "for over 10 sessions, then an easing back below 16 by session 140",
+            anchors=(
+                (0, 12.0),
+                (10, 12.2),
+                (30, 16.0),
+                (70, 25.0),
+                (76, 29.0),
+                (82, 30.0),
+                (88, 29.0),
+                (95, 25.0),
+                (115, 19.0),
+                (140, 14.0),
+                (170, 13.5),
+            ),
+            noise=0.04,
+            noise_half_life_sessions=3.0,
+        ),
+        Scenario(
+            name="crash-2020",
+            description="modelled on February-June 2020: about 14 (below 16) for 20 sessions, up "
+            "to 40 over six sessions, to about 80 ten sessions later, back to about 40 fifteen "
+            "sessions after the peak, 30 by session 81, 25 by session 110 and 20 by session 180",
+            anchors=(
+                (0, 14.0),
+                (12, 13.5),
+                (20, 14.0),
+                (22, 17.0),
+                (23, 25.0),
+                (24, 28.0),
+                (26, 40.0),
+                (31, 50.0),
+                (34, 75.0),
+                (36, 82.0),
+                (41, 64.0),
+                (45, 60.0),
+                (48, 48.0),
+                (51, 41.0),
+                (60, 36.0),
+                (81, 30.0),
+                (110, 25.0),
+                (140, 23.0),
+                (180, 20.0),
+            ),
+            noise=0.05,
+        ),
     )
 }
 """Scenario registry: name -> scripted path."""

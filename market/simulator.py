@@ -18,6 +18,14 @@ Model, in trading-session time (one session = one unit; 252 a year):
   reversion and jump odds.
 - The SOQ (VRO) prints on the first snapshot of an SPX (VX) expiry session: the opening SPX (VIX)
   with its own small log-normal noise.
+- Macro state: each session carries its scheduled releases from the synthetic calendar of
+  :mod:`market.macro`. The advance-decline line starts at 0 and adds each session's net advancing
+  issues; intraday it stands at the previous close's level plus the net advancers so far. Net
+  advancers are ``ad_issues * tanh(ad_net_per_sd * b / ad_issues)`` (saturating: a session cannot
+  have more advancers than issues), where the breadth ``b`` is ``ad_spx_corr`` times SPX's log
+  return since the previous close in units of the session's standard deviation (at the previous
+  close's VIX) plus ``sqrt(1 - ad_spx_corr**2)`` times an independent Brownian motion over the
+  session; so session changes of the line correlate about 0.8 with SPX's session returns.
 - Option surfaces follow the VIX deterministically: SPX vols from ``SpxSurface.from_vix``, VIX
   option vols (vol-of-vol with call skew) from a ``VixSurface`` evaluated at the VIX; no random
   draws.
@@ -26,7 +34,9 @@ A scenario (``market.scenarios``) replaces the model's log-VIX with its script p
 noise takes the place of the VIX diffusion shock, and scripted moves push SPX like jumps do.
 
 Random numbers come from one ``numpy.random.default_rng(seed)``, drawn in a fixed block per
-session, so the same config, seed, start and scenario give bitwise identical snapshots.
+session, so the same config, seed, start and scenario give bitwise identical snapshots. The breadth
+noise has its own generator, ``default_rng([seed, 0xAD])`` (also a fixed block per session), so
+adding it left every SPX and VIX path as it was.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from market.calendar import (
     trading_calendar,
     vx_expiries_after,
 )
+from market.macro import macro_events
 from market.scenarios import Scenario, get_scenario
 from market.snapshot import SPX_EXPIRIES_LISTED, FuturePoint, MarketSnapshot
 from market.surface import SpreadModel, SpxSurface, VixSpreadModel, VixSurface
@@ -149,6 +160,16 @@ class SimulatorConfig(
     spread_max_width: float = Field(20.0, gt=0)
     """Widest quote before rounding (index points)."""
 
+    ad_issues: float = Field(3000.0, gt=0)
+    """Issues in the advance-decline universe (NYSE-like): the most net advancers (or decliners) a
+    session can print."""
+    ad_net_per_sd: float = Field(1100.0, gt=0)
+    """Net advancing issues of a session whose breadth is one standard deviation (before the
+    saturation at ``ad_issues``)."""
+    ad_spx_corr: float = Field(0.85, ge=0, le=1)
+    """Correlation of a session's breadth with SPX's standardized session return; the rest is
+    independent noise. Saturation brings the line's correlation with SPX to about 0.8."""
+
     @model_validator(mode="after")
     def _bounds_ordered(self) -> SimulatorConfig:
         if self.vix_floor >= self.vix_cap:
@@ -207,6 +228,8 @@ class _SessionPlan:
         "vx_settle_seconds",
         "is_spx_expiry",
         "is_vx_expiry",
+        "sqrt_steps",
+        "macro_events",
     )
 
     def __init__(
@@ -233,6 +256,8 @@ class _SessionPlan:
         yesterday = session - timedelta(days=1)
         self.is_spx_expiry = spx_expiries_after(yesterday, 1, cal)[0] == session
         self.is_vx_expiry = vx_expiries_after(yesterday, 1, cal)[0] == session
+        self.sqrt_steps = np.sqrt(self.step_sessions)
+        self.macro_events = macro_events(session)
 
 
 @lru_cache(maxsize=64)
@@ -270,6 +295,7 @@ class Simulator:
         cfg = self.config
         scenario = self.scenario
         rng = np.random.default_rng(self.seed)
+        breadth_rng = np.random.default_rng([self.seed, 0xAD])  # own stream: SPX/VIX unchanged
         spreads = cfg.spread_model()
         surface_for = cfg.surface
         vix_surface = cfg.vix_surface()
@@ -294,6 +320,11 @@ class Simulator:
         # VX curve constants.
         curve_theta = math.log(cfg.vx_curve_level)
         curve_kappa = math.log(2.0) / cfg.vx_curve_half_life_years
+        # Advance-decline constants.
+        ad_issues = cfg.ad_issues
+        ad_gain = cfg.ad_net_per_sd / ad_issues
+        ad_signal = cfg.ad_spx_corr / math.sqrt(var_scale)  # per log-return per VIX point
+        ad_noise = math.sqrt(max(0.0, 1.0 - cfg.ad_spx_corr**2))
         # Scenario noise constants.
         if scenario is not None:
             noise_kappa = math.log(2.0) / scenario.noise_half_life_sessions
@@ -307,6 +338,8 @@ class Simulator:
         noise = 0.0
         script = x
         log_spx = math.log(cfg.spx_start)
+        ad_close = 0.0
+        ad = 0.0
         prev_seconds: float | None = None
         seq = 0
         step_cache: dict[float, tuple[float, float, float, float, float]] = {}
@@ -330,6 +363,14 @@ class Simulator:
             jump_odds = rng.random(n).tolist()
             jump_sizes = rng.exponential(jump_mean, n).tolist() if jump_mean > 0 else [0.0] * n
             z_soq, z_vro = rng.standard_normal(2).tolist()
+            # Breadth: the session's standardized SPX return plus a Brownian motion of its own.
+            breadth_walk = np.cumsum(plan.sqrt_steps * breadth_rng.standard_normal(n))
+            if index == 0:
+                breadth_walk -= breadth_walk[0]  # the line starts at 0 on the first snapshot
+            breadth_noise = (ad_gain * ad_noise * breadth_walk).tolist()
+            spx_ref = log_spx
+            ad_slope = ad_gain * ad_signal / math.exp(x)  # at the previous close's VIX
+            macro = plan.macro_events
             steps = plan.step_sessions
             session_seconds = plan.ts_seconds
             settle = plan.vx_settle_seconds
@@ -385,6 +426,9 @@ class Simulator:
 
                 vix = math.exp(x)
                 spx = math.exp(log_spx)
+                ad = ad_close + ad_issues * math.tanh(
+                    ad_slope * (log_spx - spx_ref) + breadth_noise[i]
+                )
                 curve = tuple(
                     FuturePoint(
                         e,
@@ -418,5 +462,8 @@ class Simulator:
                     spreads,
                     vix_surface,
                     vix_spreads,
+                    macro,
+                    ad,
                 )
                 seq += 1
+            ad_close = ad

@@ -1,7 +1,8 @@
 """Market snapshots — the tick — and the quotes they carry (SPEC section 4).
 
 A :class:`MarketSnapshot` holds a few numbers (SPX, VIX, rates, the VX curve, the SPX and VIX
-surfaces and the spread models). Every quote is a pure function of a snapshot and a contract: an
+surfaces, the spread models and the macro state: the session's scheduled releases and the
+advance-decline line). Every quote is a pure function of a snapshot and a contract: an
 :class:`~market.chain.OptionChain` is materialized lazily per expiry, vectorized with numpy, and
 cached on the snapshot; a single contract is priced with plain float math so stop checks on a few
 legs stay cheap.
@@ -42,6 +43,7 @@ from market.instruments import (
     Right,
     Root,
 )
+from market.macro import MACRO_EVENT_NAMES
 from market.pricing import Greeks
 from market.quote import Quote, option_quote_on_grid
 from market.surface import SPX_OPTION_SIZES, SpreadModel, SpxSurface, VixSpreadModel, VixSurface
@@ -92,6 +94,8 @@ _FIELDS = (
     "spreads",
     "vix_surface",
     "vix_spreads",
+    "macro_events",
+    "ad_line",
 )
 
 
@@ -111,6 +115,11 @@ class MarketSnapshot:
     ``vix_surface`` to the default :class:`VixSurface`; ``vix_spreads`` to the default
     :class:`VixSpreadModel`. VX / VXM futures and VIX options are listed for the curve's expiries
     after the session.
+
+    Macro state: ``macro_events`` are the scheduled releases on the session (``"cpi"``, ``"ppi"``,
+    ``"fomc"``; stored sorted and unique, empty on ordinary days; the feed supplies them, see
+    :mod:`market.macro`), ``ad_line`` the cumulative advance-decline line (net advancing issues
+    summed over sessions; None when the feed does not know it).
     """
 
     __slots__ = (*_FIELDS, "_cache")
@@ -130,6 +139,8 @@ class MarketSnapshot:
     spreads: SpreadModel
     vix_surface: VixSurface
     vix_spreads: VixSpreadModel
+    macro_events: tuple[str, ...]
+    ad_line: float | None
     _cache: dict[Any, Any]
 
     def __init__(
@@ -149,6 +160,8 @@ class MarketSnapshot:
         spreads: SpreadModel | None = None,
         vix_surface: VixSurface | None = None,
         vix_spreads: VixSpreadModel | None = None,
+        macro_events: tuple[str, ...] = (),
+        ad_line: float | None = None,
     ) -> None:
         if ts.tzinfo is None:
             raise ValueError("snapshot ts must be timezone-aware")
@@ -162,6 +175,15 @@ class MarketSnapshot:
             vx_curve = tuple(FuturePoint(e, vix) for e in vx_expiries_after(session, 8))
         if spx_expiries is None:
             spx_expiries = tuple(spx_expiries_after(session, SPX_EXPIRIES_LISTED))
+        if macro_events:  # a few sessions a month: normalize and check only then
+            macro_events = tuple(sorted(set(macro_events)))
+            unknown = set(macro_events) - MACRO_EVENT_NAMES
+            if unknown:
+                raise ValueError(
+                    f"unknown macro events {sorted(unknown)} (known: {sorted(MACRO_EVENT_NAMES)})"
+                )
+        if ad_line is not None and not math.isfinite(ad_line):
+            raise ValueError(f"ad_line must be finite, got {ad_line!r}")
         setter = object.__setattr__
         setter(self, "seq", seq)
         setter(self, "ts", ts)
@@ -182,6 +204,8 @@ class MarketSnapshot:
         setter(
             self, "vix_spreads", vix_spreads if vix_spreads is not None else _DEFAULT_VIX_SPREADS
         )
+        setter(self, "macro_events", macro_events)
+        setter(self, "ad_line", ad_line)
         setter(self, "_cache", {})
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -383,12 +407,14 @@ class MarketSnapshot:
             "vro": self.vro,
             "vix_surface": self.vix_surface.to_dict(),
             "vix_spreads": self.vix_spreads.to_dict(),
+            "macro_events": list(self.macro_events),
+            "ad_line": self.ad_line,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MarketSnapshot:
-        """Inverse of :meth:`to_dict`; a record without the VIX surface or spreads (written before
-        they existed) gets the defaults."""
+        """Inverse of :meth:`to_dict`; a record without the VIX surface, spreads, macro events or
+        A/D line (written before they existed) gets the defaults."""
         ts = datetime.fromisoformat(d["ts"])
         return cls(
             seq=int(d["seq"]),
@@ -406,4 +432,6 @@ class MarketSnapshot:
             spreads=SpreadModel.from_dict(d["spreads"]) if "spreads" in d else None,
             vix_surface=VixSurface.from_dict(d["vix_surface"]) if "vix_surface" in d else None,
             vix_spreads=VixSpreadModel.from_dict(d["vix_spreads"]) if "vix_spreads" in d else None,
+            macro_events=tuple(str(e) for e in d.get("macro_events", ())),
+            ad_line=None if d.get("ad_line") is None else float(d["ad_line"]),
         )

@@ -1,4 +1,7 @@
-"""The simulated market: calendar, determinism, settlement prints, scenarios (SPEC section 4)."""
+"""The simulated market: calendar, determinism, settlement prints, macro state (SPEC section 4).
+
+The scenarios' promises are in ``test_scenarios.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import pytest
 from pydantic import ValidationError
 
 from market.calendar import NEW_YORK, trading_calendar
-from market.scenarios import SCENARIOS, get_scenario, scenario_names
+from market.macro import macro_events
+from market.scenarios import SCENARIOS, scenario_names
 from market.simulator import Simulator, SimulatorConfig
+from market.snapshot import MarketSnapshot
 
 HOURLY = SimulatorConfig(cadence_minutes=60)
 
@@ -111,42 +116,11 @@ def test_vx_curve_is_in_contango_when_calm_and_backwardated_in_a_spike() -> None
     assert spike.vx_curve[1].price < spike.vx_curve[0].price < spike.vix
 
 
-def test_calm_scenario_never_reaches_16() -> None:
-    for seed in (0, 1, 2):
-        vix = [
-            s.vix
-            for s in Simulator(
-                SimulatorConfig(cadence_minutes=30),
-                seed=seed,
-                start=date(2025, 1, 2),
-                scenario="calm",
-            ).snapshots(200)
-        ]
-        assert max(vix) < 16.0 and min(vix) > 10.0
-    low, high = get_scenario("calm").level_bounds()
-    assert high < 16.0
-
-
-def test_spike_and_revert_exceeds_30_then_comes_back_under_17() -> None:
-    for seed in (0, 1):
-        snaps = list(
-            Simulator(
-                HOURLY, seed=seed, start=date(2025, 1, 2), scenario="spike-and-revert"
-            ).snapshots(90)
-        )
-        vix = np.array([s.vix for s in snaps])
-        peak = int(np.argmax(vix))
-        assert vix[:peak].min() < 15.0 and vix[peak] > 30.0
-        assert vix[peak:].min() < 17.0
-        assert 18 <= peak // 8 <= 26  # hourly: 8 snapshots a session; the spike lands ~session 23
-        spx = np.array([s.spx for s in snaps])
-        assert spx[peak] < spx[0]  # the spike comes with a sell-off
-
-
 def test_unknown_scenario_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown scenario 'x' \(known: calm, spike-and-revert\)"):
+    known = "calm, spike-and-revert, volmageddon, grind-up, crash-2020"
+    with pytest.raises(ValueError, match=rf"unknown scenario 'x' \(known: {known}\)"):
         Simulator(HOURLY, seed=1, start=date(2025, 1, 2), scenario="x")
-    assert scenario_names() == list(SCENARIOS) == ["calm", "spike-and-revert"]
+    assert scenario_names() == list(SCENARIOS) == known.split(", ")
 
 
 def test_config_is_frozen_and_strict() -> None:
@@ -193,3 +167,91 @@ def test_base_model_long_run_stylized_facts() -> None:
     slope = np.median([s.vx_curve[1].price / s.vx_curve[0].price - 1 for s in closes])
     assert 0.03 < slope < 0.09
     assert isinstance(closes[0].ts, datetime)
+
+
+# -- macro state ------------------------------------------------------------------------------
+
+# SPX and VIX of seeded runs as they were before the macro state (A/D line) was added: its noise has
+# a generator of its own, so every existing seeded path must stay as it was.
+PATHS_BEFORE_THE_AD_LINE = [
+    # (cadence, seed, scenario, sessions, snapshot index, spx, vix)
+    (60, 7, None, 30, 1, 5889.287159675056, 17.085873645013635),
+    (60, 7, None, 30, 239, 5737.306801374612, 15.739273127285077),
+    (60, 3, "spike-and-revert", 30, 239, 5150.505232347592, 30.638310351429478),
+    (405, 7, None, 30, 59, 5562.884911428239, 20.53791962113497),
+    (405, 3, "spike-and-revert", 30, 59, 5500.625777430548, 28.113681040767847),
+    (405, 11, "calm", 30, 30, 5840.083336569326, 12.052882389010291),
+    (1, 7, None, 3, 609, 5918.264357948063, 14.497094372194276),
+    (1, 11, "calm", 3, 1217, 5884.162183233778, 13.037570806808962),
+]
+
+
+@pytest.mark.parametrize(
+    ("cadence", "seed", "scenario", "sessions", "index", "spx", "vix"), PATHS_BEFORE_THE_AD_LINE
+)
+def test_seeded_spx_and_vix_paths_are_unchanged_by_the_macro_state(
+    cadence: int, seed: int, scenario: str | None, sessions: int, index: int, spx: float, vix: float
+) -> None:
+    config = SimulatorConfig(cadence_minutes=cadence)
+    snaps = list(
+        Simulator(config, seed=seed, start=date(2025, 1, 2), scenario=scenario).snapshots(sessions)
+    )
+    assert snaps[index].spx == pytest.approx(spx, rel=1e-12)
+    assert snaps[index].vix == pytest.approx(vix, rel=1e-12)
+
+
+def test_breadth_settings_leave_spx_and_vix_alone() -> None:
+    def run(config: SimulatorConfig) -> list[tuple[float, float, float | None]]:
+        sim = Simulator(config, seed=8, start=date(2025, 1, 2), scenario="spike-and-revert")
+        return [(s.spx, s.vix, s.ad_line) for s in sim.snapshots(30)]
+
+    base = run(HOURLY)
+    other = run(SimulatorConfig(cadence_minutes=60, ad_spx_corr=0.2, ad_net_per_sd=500.0))
+    assert [(spx, vix) for spx, vix, _ in base] == [(spx, vix) for spx, vix, _ in other]
+    assert [ad for *_, ad in base] != [ad for *_, ad in other]
+
+
+def _session_closes(snaps: list[MarketSnapshot]) -> list[MarketSnapshot]:
+    return [a for a, b in zip(snaps, snaps[1:], strict=False) if a.session != b.session] + [
+        snaps[-1]
+    ]
+
+
+def test_ad_line_starts_at_zero_and_tracks_spx_session_returns() -> None:
+    config = SimulatorConfig(cadence_minutes=405)
+    snaps = list(Simulator(config, seed=21, start=date(2025, 1, 2)).snapshots(500))
+    assert snaps[0].ad_line == 0.0
+    closes = _session_closes(snaps)
+    assert len(closes) == 500
+    ad = np.array([s.ad_line for s in closes], dtype=float)
+    returns = np.diff(np.log([s.spx for s in closes]))
+    changes = np.diff(ad)
+    assert np.corrcoef(returns, changes)[0, 1] > 0.6
+    # a session adds at most every issue, and a typical one some hundreds of net advancers
+    assert np.abs(changes).max() <= config.ad_issues
+    assert 400.0 < np.median(np.abs(changes)) < 1200.0
+
+
+def test_ad_line_is_reproducible_and_collapses_on_a_volmageddon_day() -> None:
+    def run() -> list[MarketSnapshot]:
+        sim = Simulator(HOURLY, seed=13, start=date(2025, 1, 2), scenario="volmageddon")
+        return list(sim.snapshots(40))
+
+    snaps = run()
+    assert [s.ad_line for s in snaps] == [s.ad_line for s in run()]
+    assert all(s.ad_line is not None and math.isfinite(s.ad_line) for s in snaps)
+    closes = [s.ad_line or 0.0 for s in _session_closes(snaps)]
+    # on the doubling session (the 26th) breadth collapses: net decliners near every issue
+    assert closes[25] - closes[24] < -0.7 * HOURLY.ad_issues
+
+
+def test_macro_events_come_from_the_calendar_and_hold_all_session() -> None:
+    snaps = list(Simulator(HOURLY, seed=1, start=date(2025, 1, 2)).snapshots(252))
+    by_session: dict[date, set[tuple[str, ...]]] = {}
+    for s in snaps:
+        by_session.setdefault(s.session, set()).add(s.macro_events)
+    assert all(len(values) == 1 for values in by_session.values())
+    assert all(values == {macro_events(d)} for d, values in by_session.items())
+    fomc = [d for d, values in by_session.items() if "fomc" in next(iter(values))]
+    assert fomc[:2] == [date(2025, 1, 29), date(2025, 3, 19)]
+    assert sum(1 for values in by_session.values() if values != {()}) >= 30

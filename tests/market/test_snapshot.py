@@ -186,7 +186,7 @@ def test_to_dict_from_dict_round_trip_quotes_identically() -> None:
 def test_snapshot_is_immutable() -> None:
     snap = _snapshots(None, 1)[0]
     with pytest.raises(AttributeError):
-        snap.spx = 1.0  # type: ignore[misc]
+        snap.spx = 1.0
 
 
 @settings(max_examples=60, deadline=None)
@@ -232,3 +232,53 @@ def test_surface_is_anchored_below_the_vix_with_put_skew() -> None:
     assert stressed.atm_vol(0.3) < stressed.atm_vol(month)  # inverted in a spike
     v = calm.vols(np.array([-0.05, 0.0, 0.05]), month)
     assert v[0] > v[1] > v[2]
+
+
+# -- macro state ------------------------------------------------------------------------------
+
+_AT = datetime(2025, 1, 15, 15, 0, tzinfo=UTC)
+
+
+def test_macro_state_defaults_to_none_known() -> None:
+    snap = MarketSnapshot(0, _AT, None, 5900.0, 15.0)
+    assert snap.macro_events == () and snap.ad_line is None
+
+
+def test_macro_state_round_trips_through_dict_json_and_pickle() -> None:
+    snap = MarketSnapshot(3, _AT, None, 5900.0, 15.0, macro_events=("fomc", "cpi"), ad_line=-1234.5)
+    assert snap.macro_events == ("cpi", "fomc")  # stored sorted
+    for restored in (
+        MarketSnapshot.from_dict(json.loads(json.dumps(snap.to_dict()))),
+        pickle.loads(pickle.dumps(snap)),
+    ):
+        assert restored == snap
+        assert (restored.macro_events, restored.ad_line) == (("cpi", "fomc"), -1234.5)
+    plain = MarketSnapshot(3, _AT, None, 5900.0, 15.0)
+    assert MarketSnapshot.from_dict(plain.to_dict()) == plain
+    assert plain != snap
+
+
+def test_a_record_without_macro_state_loads_with_the_defaults() -> None:
+    record = MarketSnapshot(3, _AT, None, 5900.0, 15.0, macro_events=("ppi",), ad_line=7.0)
+    old = record.to_dict()
+    del old["macro_events"], old["ad_line"]
+    restored = MarketSnapshot.from_dict(old)
+    assert (restored.macro_events, restored.ad_line) == ((), None)
+    assert restored.spx == record.spx and restored.session == record.session
+
+
+def test_unknown_macro_events_and_non_finite_ad_lines_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown macro events"):
+        MarketSnapshot(0, _AT, None, 5900.0, 15.0, macro_events=("cpi", "nfp"))
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="ad_line"):
+            MarketSnapshot(0, _AT, None, 5900.0, 15.0, ad_line=bad)
+
+
+def test_simulated_snapshots_carry_macro_state_through_a_recording() -> None:
+    snaps = _snapshots(None, 10)
+    assert any(s.macro_events for s in snaps)  # 2025-01-15 (CPI) and 2025-01-16 (PPI)
+    for snap in snaps[::5]:
+        assert snap.ad_line is not None
+        restored = MarketSnapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
+        assert restored == snap
