@@ -240,7 +240,9 @@ class PaperBroker:
         has a fresh quote: at once, or at a later snapshot; never part of a structure.
         """
         ts = self._now()
-        pending = self._flatten.start(sorted(self._portfolio.requirements()), self._orders)
+        pending = self._flatten.start(
+            sorted(self._portfolio.requirements()), self._orders, cmd.reason
+        )
         self._publish(FlattenStarted(ts, cmd.reason, len(pending)))
         for resting in list(self._resting.values()):
             self._cancel(resting, ts, "flatten")

@@ -1,7 +1,8 @@
 """Flatten bookkeeping: which structures still wait to be closed, and their closing combos.
 
 A structure is a (layer, root, expiry) group of options or one (layer, future). Each gets one
-market combo (client order id ``flatten-<n>``, reason ``flatten``) that goes out as soon as every
+market combo (client order id ``flatten-<n>``, reason ``flatten`` or the flatten's own, such as
+``risk_halt``) that goes out as soon as every
 leg has a fresh quote: at once, or at a later snapshot; never part of a structure.
 """
 
@@ -25,8 +26,11 @@ from .validation import Rejection, stale_problem
 log = structlog.get_logger(__name__)
 
 
-def close_order(client_order_id: str, layer: str, positions: Sequence[Position]) -> SubmitOrder:
-    """One market combo closing ``positions``, at the largest common quantity."""
+def close_order(
+    client_order_id: str, layer: str, positions: Sequence[Position], reason: str = "flatten"
+) -> SubmitOrder:
+    """One market combo closing ``positions``, at the largest common quantity; ``reason`` is the
+    flatten's (``flatten`` from an operator, ``risk_halt`` from the risk limits)."""
     quantity = reduce(math.gcd, (abs(p.quantity) for p in positions))
     legs = tuple(OrderLeg(p.contract, -p.quantity // quantity) for p in positions)
     return SubmitOrder(
@@ -35,7 +39,7 @@ def close_order(client_order_id: str, layer: str, positions: Sequence[Position])
         legs,
         quantity,
         intent=OrderIntent.CLOSE,
-        reason="flatten",
+        reason=reason,
         time_in_force=TimeInForce.GTC,
     )
 
@@ -48,6 +52,7 @@ class FlattenQueue:
         self._config = config
         self._clock = clock
         self._pending: dict[str, GroupKey] = {}
+        self._reason = "flatten"
         self._logged: set[str] = set()
         self._next = 1
 
@@ -59,9 +64,13 @@ class FlattenQueue:
     def __bool__(self) -> bool:
         return bool(self._pending)
 
-    def start(self, keys: Iterable[GroupKey], used: Container[str]) -> tuple[str, ...]:
+    def start(
+        self, keys: Iterable[GroupKey], used: Container[str], reason: str = "flatten"
+    ) -> tuple[str, ...]:
         """Queue one combo per structure in ``keys``, replacing the queue; a structure already
-        waiting keeps its id, a new one gets the next ``flatten-<n>`` not in ``used``."""
+        waiting keeps its id, a new one gets the next ``flatten-<n>`` not in ``used``. The combos
+        carry ``reason``: an exit rule the layers count (``flatten`` or ``risk_halt``)."""
+        self._reason = reason if reason in ("flatten", "risk_halt") else "flatten"
         pending: dict[str, GroupKey] = {}
         waiting = {key: cid for cid, key in self._pending.items()}
         for key in keys:
@@ -82,7 +91,7 @@ class FlattenQueue:
             if not positions:
                 del self._pending[cid]
                 continue
-            order = close_order(cid, layer, positions)
+            order = close_order(cid, layer, positions, self._reason)
             problem = stale_problem(snap, self._clock, self._config.max_quote_age)
             if problem is None:
                 price = price_combo(order.legs, order.quantity, snap, self._config)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from brokers.greeks import LayerGreeks, position_greeks
 from daemon.engine import Engine
+from daemon.eventlog import event_fields
 
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
@@ -49,6 +50,13 @@ class Status(BaseModel):
     buying_power: float
     """Cash less the margin requirement, dollars."""
     trading_paused: bool
+    risk_halt: dict[str, Any] | None = None
+    """The risk limit that halted opening orders (limit, value, threshold, equity ...) until an
+    operator resumes; None when not risk-halted."""
+    rsi: float | None = None
+    """Provisional RSI of the 30-day constant-maturity VX (None while it warms up)."""
+    hedge_vx_equivalents: float = 0.0
+    """The VIX hedge held, in VX futures equivalents."""
     snapshots: int
     handler_errors: int
     """Handler exceptions contained by the bus since start (each logged as handler_failed)."""
@@ -88,6 +96,9 @@ def status_of(engine: Engine) -> Status:
         margin_requirement=round(engine.broker.portfolio.requirement(), 2),
         buying_power=round(engine.broker.portfolio.buying_power(), 2),
         trading_paused=engine.broker.trading_paused,
+        risk_halt=event_fields(engine.risk.halted) if engine.risk.halted is not None else None,
+        rsi=engine.state.rsi(snap) if snap is not None else None,
+        hedge_vx_equivalents=round(engine.hedge.vx_equivalents(), 4),
         snapshots=engine.ticks,
         handler_errors=engine.bus.handler_errors,
         last_snapshot_age_s=round(age, 3) if age is not None else None,

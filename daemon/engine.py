@@ -28,6 +28,7 @@ from brokers.events import (
     OrderAccepted,
     OrderFilled,
     OrderRejected,
+    TradingResumed,
 )
 from brokers.ledger import Ledger
 from brokers.orders import CancelOrder, Flatten, PauseTrading, ResumeTrading, SubmitOrder
@@ -39,7 +40,17 @@ from daemon.logging import LEVEL
 from market.clock import SimulatedClock
 from market.snapshot import MarketSnapshot
 from strategies.condor import CondorActor
-from strategies.events import ExitRule, Regime
+from strategies.events import (
+    CondorClosed,
+    CondorOpened,
+    CondorRolled,
+    ExitRule,
+    Regime,
+    RegimeChanged,
+)
+from strategies.hedge import HedgeActor
+from strategies.press import PressActor
+from strategies.risk import RiskMonitor
 from strategies.state import MarketState
 
 log = structlog.get_logger("alvh.daemon.engine")
@@ -103,14 +114,14 @@ class Engine:
         self.clock = clock
         publish = bus.publish
         self.broker = PaperBroker(config.account, ledger, publish, clock)
-        self.state = MarketState(config.strategy.regime, publish)
-        self.condor = CondorActor(
-            config.strategy.condor,
-            config.strategy.exits,
-            self.state,
-            publish,
-            config.account.starting_equity,
-        )
+        strategy, equity = config.strategy, config.account.starting_equity
+        self.state = MarketState(strategy, publish)
+        self.condor = CondorActor(strategy, self.state, publish, equity)
+        self.hedge = HedgeActor(strategy, self.state, publish, equity, self.condor.book_greeks)
+        self.press = PressActor(strategy, self.state, publish, equity)
+        self.risk = RiskMonitor(strategy, publish, equity)
+        """Batch runs resume after a risk halt at the next session; `alvh run` sets
+        ``risk.auto_resume`` off so an operator decides."""
         self.ticks = 0
         self.halted: dict[str, str] = {}
         """Layers halted by an exception in their actor, with the reason (SPEC section 13)."""
@@ -128,18 +139,32 @@ class Engine:
         sub(MarketSnapshot, self._on_market_snapshot)
         sub(MarketSnapshot, self.broker.on_market_snapshot)
         sub(MarketSnapshot, self.state.on_market_snapshot)
-        sub(MarketSnapshot, self._contained("condor", self.condor.on_market_snapshot))
+        sub(MarketSnapshot, self._contained("risk", self.risk.on_market_snapshot))
         sub(SubmitOrder, self.broker.on_submit_order)
         sub(CancelOrder, self.broker.on_cancel_order)
         sub(OrderAccepted, self._on_order_accepted)
         sub(PauseTrading, self.broker.on_pause_trading)
         sub(ResumeTrading, self.broker.on_resume_trading)
         sub(Flatten, self.broker.on_flatten)
-        sub(FlattenStarted, self._contained("condor", self.condor.on_flatten_started))
-        sub(OrderFilled, self._contained("condor", self.condor.on_order_filled))
-        sub(OrderRejected, self._contained("condor", self.condor.on_order_rejected))
-        sub(ContractSettled, self._contained("condor", self.condor.on_contract_settled))
-        sub(AccountMarked, self._contained("condor", self.condor.on_account_marked))
+        sub(AccountMarked, self._contained("risk", self.risk.on_account_marked))
+        sub(TradingResumed, self._contained("risk", self.risk.on_trading_resumed))
+        layers: dict[str, CondorActor | HedgeActor | PressActor] = {
+            "condor": self.condor,
+            "hedge": self.hedge,
+            "press": self.press,
+        }
+        for name, actor in layers.items():
+            sub(MarketSnapshot, self._contained(name, actor.on_market_snapshot))
+        for name, actor in layers.items():
+            sub(FlattenStarted, self._contained(name, actor.on_flatten_started))
+            sub(OrderFilled, self._contained(name, actor.on_order_filled))
+            sub(OrderRejected, self._contained(name, actor.on_order_rejected))
+            sub(ContractSettled, self._contained(name, actor.on_contract_settled))
+            sub(AccountMarked, self._contained(name, actor.on_account_marked))
+        sub(RegimeChanged, self._contained("hedge", self.hedge.on_regime_changed))
+        sub(RegimeChanged, self._contained("press", self.press.on_regime_changed))
+        for condor_event in (CondorOpened, CondorClosed, CondorRolled):
+            sub(condor_event, self._contained("hedge", self.hedge.on_condor_changed))
         if log_events:
             for event_type in EVENT_NAMES:
                 sub(event_type, make_logger(event_type))
@@ -224,7 +249,7 @@ class Engine:
                     },
                     sort_keys=True,
                 ),
-                "hedge_size": 0.0,
+                "hedge_size": round(self.hedge.vx_equivalents(), 4),
             }
         )
 
@@ -279,8 +304,10 @@ class Engine:
         for key in applied:
             _set(merged, key, new_fields[key])
         self.config = AppConfig.model_validate(merged)
-        self.state.reconfigure(self.config.strategy.regime)
-        self.condor.reconfigure(self.config.strategy.condor, self.config.strategy.exits)
+        strategy = self.config.strategy
+        self.state.reconfigure(strategy)
+        for actor in (self.condor, self.hedge, self.press, self.risk):
+            actor.reconfigure(strategy)
         if "runtime.log_level" in applied:
             LEVEL.set(self.config.runtime.log_level)
         if record:
@@ -306,13 +333,25 @@ class Engine:
     def summary(self) -> dict[str, Any]:
         """The run summary (`alvh simulate --json`); deterministic for a given run."""
         stats = self.broker.stats
-        condor = self.condor.stats
-        exits = {
-            rule.value: condor.exits.get(rule.value, 0)
-            for rule in (ExitRule.CREDIT_STOP, ExitRule.DTE, ExitRule.FLATTEN)
-        }
-        exits["settlement"] = condor.exits.get("settlement", 0)
         portfolio = self.broker.portfolio
+        layers: dict[str, Any] = {}
+        exits: dict[str, int] = {rule.value: 0 for rule in ExitRule}
+        exits["settlement"] = 0
+        rolls: dict[str, int] = {"time_shift": 0, "delta_band": 0, "hedge": 0}
+        for name, actor in (("condor", self.condor), ("hedge", self.hedge), ("press", self.press)):
+            layer = actor.stats
+            layers[name] = {
+                "opened": layer.opened,
+                "closed": layer.closed,
+                "open": actor.open_count(),
+                "realized_pnl": round(portfolio.realized_pnl(name), 2),
+                "exits": dict(sorted(layer.exits.items())),
+            }
+            for rule, count in layer.exits.items():
+                exits[rule] = exits.get(rule, 0) + count
+            for kind, count in layer.rolls.items():
+                rolls[kind] = rolls.get(kind, 0) + count
+        rolls["total"] = sum(rolls.values())
         rejects = dict(sorted(stats.rejects_by_reason.items()))
         return {
             "ticks": self.ticks,
@@ -326,14 +365,9 @@ class Engine:
             "final_equity": round(self.broker.equity(), 2),
             "final_cash": round(portfolio.cash, 2),
             "fees": round(portfolio.fees_paid, 2),
-            "layers": {
-                "condor": {
-                    "opened": condor.opened,
-                    "closed": condor.closed,
-                    "open": len(self.condor.open_condors()),
-                    "realized_pnl": round(portfolio.realized_pnl("condor"), 2),
-                }
-            },
+            "layers": layers,
             "exits": exits,
+            "rolls": rolls,
+            "risk_halts": self.risk.halts,
             "regimes": {f"{r.value}_days": self.state.regime_days.get(r, 0) for r in Regime},
         }

@@ -22,7 +22,21 @@ from brokers.events import (
 )
 from brokers.orders import SubmitOrder
 from market.instruments import OptionContract
-from strategies.events import CondorClosed, CondorOpened, ExitTriggered, RegimeChanged
+from strategies.events import (
+    CondorClosed,
+    CondorOpened,
+    CondorRolled,
+    ExitTriggered,
+    HedgeBelowMinimum,
+    HedgeCarryCapped,
+    HedgeRebalanced,
+    HedgeRolled,
+    MacroClassified,
+    PositionClosed,
+    PositionOpened,
+    RegimeChanged,
+    RiskHalted,
+)
 
 log = structlog.get_logger("alvh.events")
 
@@ -40,6 +54,15 @@ EVENT_NAMES: dict[type, str] = {
     ExitTriggered: "exit_triggered",
     CondorOpened: "condor_opened",
     CondorClosed: "condor_closed",
+    CondorRolled: "condor_rolled",
+    MacroClassified: "macro_classified",
+    HedgeRebalanced: "hedge_rebalanced",
+    HedgeCarryCapped: "hedge_carry_capped",
+    HedgeBelowMinimum: "hedge_below_minimum",
+    HedgeRolled: "hedge_rolled",
+    PositionOpened: "position_opened",
+    PositionClosed: "position_closed",
+    RiskHalted: "risk_halt",
 }
 """Bus event type -> log event name (the README lists these with their keys)."""
 
@@ -68,7 +91,7 @@ def event_fields(event: object) -> dict[str, Any]:
 
 def make_logger(event_type: type) -> Callable[[object], None]:
     name = EVENT_NAMES[event_type]
-    level = log.warning if event_type is OrderRejected else log.info
+    level = log.warning if event_type in (OrderRejected, RiskHalted) else log.info
 
     def handler(event: object) -> None:
         level(name, **event_fields(event))

@@ -85,7 +85,12 @@ def _adopted_engine(
     engine.broker.take_over(books)
     if _paused_at(ledger, upto):
         engine.broker.on_pause_trading(PauseTrading("in force when the ledger was adopted"))
-    unmapped = engine.condor.adopt(engine.broker.portfolio.open_positions(), books.orders)
+    positions = engine.broker.portfolio.open_positions()
+    unmapped = [
+        symbol
+        for actor in (engine.condor, engine.hedge, engine.press)
+        for symbol in actor.adopt(positions, books.orders)
+    ]
     return engine, books, unmapped
 
 
@@ -190,7 +195,9 @@ def _adopt(
         "trading_paused": engine.broker.trading_paused,
         "flatten_in_progress": "not resumed: send flatten again if it is still wanted",
         "strategy_state": "regime, cooldowns and exit bookkeeping start over from the next snapshot",
-        "condors_taken_over": len(engine.condor.open_condors()),
+        "condors_taken_over": engine.condor.open_count(),
+        "hedges_taken_over": engine.hedge.open_count(),
+        "press_spreads_taken_over": engine.press.open_count(),
         "positions_not_managed_by_a_layer": unmapped,
         "open_orders_cancelled": books.open_orders,
     }

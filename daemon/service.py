@@ -183,6 +183,8 @@ async def run_daemon(
             )
     prepared = prepare(config, spec, state, resume=resume, adopt=adopt and resume, expect=expect)
     engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
+    # The live daemon waits for an operator's resume after a risk halt (SPEC section 9).
+    engine.risk.auto_resume = False
     # Every log line of this process carries the run it belongs to (stable across restarts).
     structlog.contextvars.bind_contextvars(run_id=ledger.runs()[0]["run_id"], pid=os.getpid())
     market = Simulator(

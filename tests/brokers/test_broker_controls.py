@@ -307,6 +307,20 @@ def test_flatten_closes_every_structure_as_one_combo_and_waits_for_missing_quote
     assert broker.flatten_pending == ()
 
 
+def test_a_risk_halt_flatten_tags_its_combos_so_the_layers_count_the_rule(tmp_path: Path) -> None:
+    broker, events, _, _ = make_broker(tmp_path)
+    broker.on_submit_order(SubmitOrder("c1", "condor", CONDOR, 1))
+    broker.on_submit_order(SubmitOrder("h1", "hedge", (OrderLeg(vx(), 1),), 1))
+    events.clear()
+    broker.on_flatten(Flatten("risk_halt"))
+    fills = of_type(events, OrderFilled)
+    assert len(fills) == 2 and {f.reason for f in fills} == {"risk_halt"}
+    broker.on_submit_order(SubmitOrder("c2", "condor", CONDOR, 1))
+    events.clear()
+    broker.on_flatten(Flatten("some operator note"))  # anything else is an operator's flatten
+    assert {f.reason for f in of_type(events, OrderFilled)} == {"flatten"}
+
+
 # --- size cap ----------------------------------------------------------------------------------
 
 

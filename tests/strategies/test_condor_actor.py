@@ -1,4 +1,4 @@
-"""The condor actor against a hand-built market: entry, sizing, the credit stop and close_at_dte."""
+"""The condor actor against a hand-built market: entry, sizing, the exit rules, rejects, flatten."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from brokers.events import OrderFilled, OrderRejected, RejectReason
 from brokers.orders import OrderIntent, SubmitOrder
 from market.instruments import OptionContract, Right
 from market.snapshot import Quote
+from market.surface import SpxSurface
 from strategies.condor import CondorActor
-from strategies.config import CondorConfig, ExitConfig, RegimeConfig
+from strategies.config import CondorConfig, ExitConfig, StrategyConfig
 from strategies.events import CondorClosed, CondorOpened, ExitRule, ExitTriggered
 from strategies.state import MarketState
 
@@ -28,7 +29,8 @@ class FakeChain:
 
 
 class FakeSnap:
-    """A snapshot whose option mids are set per strike; every quote is mid -/+ 0.05."""
+    """A snapshot whose option mids are set per strike; every quote is mid -/+ 0.05. It has no
+    greeks (the condor's management rules stand aside) and no VX curve (no RSI)."""
 
     def __init__(
         self, mids: dict[float, float], session: date = SESSION, vix: float = 13.0, minute: int = 0
@@ -38,9 +40,17 @@ class FakeSnap:
         self.ts = datetime(session.year, session.month, session.day, 15, 0, tzinfo=UTC) + timedelta(
             minutes=minute
         )
+        self.seq = session.toordinal() * 10_000 + minute
         self.vix = vix
         self.spx = SPOT
+        self.surface = SpxSurface.from_vix(vix)
         self.spx_expiries = (date(2025, 1, 17), EXPIRY, date(2025, 3, 21), date(2025, 4, 17))
+        self.vx_curve: tuple[object, ...] = ()
+        self.macro_events: tuple[str, ...] = ()
+        self.ad_line: float | None = None
+
+    def option_greeks(self, contract: OptionContract) -> None:
+        return None
 
     def chain(self, expiry: date) -> FakeChain:
         assert expiry == EXPIRY
@@ -54,10 +64,13 @@ class FakeSnap:
 ENTRY_MIDS = {5640.0: 8.0, 5700.0: 10.0, 6250.0: 6.0, 6310.0: 4.5}  # credit 3.5 at mid
 
 
-def make_actor(**overrides: object) -> tuple[CondorActor, MarketState, list[object]]:
+def make_actor(
+    exits: ExitConfig | None = None, **overrides: object
+) -> tuple[CondorActor, MarketState, list[object]]:
     out: list[object] = []
-    state = MarketState(RegimeConfig(), out.append)
-    actor = CondorActor(CondorConfig(**overrides), ExitConfig(), state, out.append, 1_000_000.0)
+    config = StrategyConfig(condor=CondorConfig(**overrides), exits=exits or ExitConfig())
+    state = MarketState(config, out.append)
+    actor = CondorActor(config, state, out.append, 1_000_000.0)
     return actor, state, out
 
 
@@ -87,9 +100,9 @@ def orders(out: list[object]) -> list[SubmitOrder]:
 
 
 def open_condor(
-    credit: float = 3.5, **overrides: object
+    credit: float = 3.5, exits: ExitConfig | None = None, **overrides: object
 ) -> tuple[CondorActor, MarketState, list[object], SubmitOrder]:
-    actor, state, out = make_actor(**overrides)
+    actor, state, out = make_actor(exits, **overrides)
     snap = FakeSnap(ENTRY_MIDS)
     step(actor, state, snap)
     (entry,) = orders(out)
@@ -102,7 +115,8 @@ def test_entry_in_calm_uses_target_deltas_wings_and_risk_sizing() -> None:
     step(actor, state, FakeSnap(ENTRY_MIDS))
     (order,) = orders(out)
     strikes = sorted(
-        (leg.contract.strike, leg.contract.right.value, leg.ratio) for leg in order.legs
+        (leg.contract.strike, leg.contract.right.value, leg.ratio)  # type: ignore[union-attr]
+        for leg in order.legs
     )
     # wings 1% of 6000 = 60 points beyond the shorts
     assert strikes == [(5640.0, "P", 1), (5700.0, "P", -1), (6250.0, "C", -1), (6310.0, "C", 1)]
@@ -143,7 +157,7 @@ def test_condor_closes_at_twice_the_credit_and_fires_once() -> None:
     assert exits[0].cost_to_close == pytest.approx(7.0)
     closes = [o for o in orders(out) if o.intent is OrderIntent.CLOSE]
     assert len(closes) == 1 and closes[0].reason == "credit_stop"
-    assert {(leg.contract.strike, leg.ratio) for leg in closes[0].legs} == {
+    assert {(leg.contract.strike, leg.ratio) for leg in closes[0].legs} == {  # type: ignore[union-attr]
         (5640.0, -1),
         (5700.0, 1),
         (6250.0, 1),
@@ -277,3 +291,82 @@ def test_the_layers_log_lines_say_which_layer_they_come_from() -> None:
             )
         )
     assert [(e["event"], e["layer"]) for e in logs] == [("exit_retry_scheduled", "condor")]
+
+
+def test_profit_target_closes_once_the_captured_fraction_is_reached() -> None:
+    # credit 3.5, profit_target 0.5: close once the cost to close is down to 1.75
+    actor, state, out, _ = open_condor(credit=3.5, profit_target=0.5)
+    step(actor, state, FakeSnap(_stop_mids(1.80), minute=1))
+    assert not any(isinstance(e, ExitTriggered) for e in out)
+    step(actor, state, FakeSnap(_stop_mids(1.75), minute=2))
+    step(actor, state, FakeSnap(_stop_mids(1.50), minute=3))
+    exits = [e for e in out if isinstance(e, ExitTriggered)]
+    assert [e.rule for e in exits] == [ExitRule.PROFIT_TARGET]
+    assert exits[0].cost_to_close == pytest.approx(1.75) and exits[0].credit == 3.5
+    assert orders(out)[-1].reason == "profit_target"
+
+
+def test_profit_target_is_off_by_default() -> None:
+    actor, state, out, _ = open_condor(credit=3.5)
+    step(actor, state, FakeSnap(_stop_mids(0.10), minute=1))
+    assert not any(isinstance(e, ExitTriggered) for e in out)
+
+
+def test_rsi_exit_applies_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from strategies.config import ExitRulesConfig
+
+    rules = ExitConfig(rules=ExitRulesConfig(condor=("credit_stop", "rsi")))
+    actor, state, out, _ = open_condor(exits=rules)
+    readings = iter([31.0, 29.5])
+    monkeypatch.setattr(state, "rsi", lambda snap: next(readings))
+    step(actor, state, FakeSnap(ENTRY_MIDS, minute=1))  # 31: above exit_below (30)
+    assert not any(isinstance(e, ExitTriggered) for e in out)
+    step(actor, state, FakeSnap(ENTRY_MIDS, minute=2))
+    (exit_,) = [e for e in out if isinstance(e, ExitTriggered)]
+    assert exit_.rule is ExitRule.RSI and exit_.rsi == 29.5
+
+    # the default rules (credit_stop, profit_target, dte) never ask for the RSI
+    actor, state, out, _ = open_condor()
+    monkeypatch.setattr(state, "rsi", lambda snap: 5.0)
+    step(actor, state, FakeSnap(ENTRY_MIDS, minute=1))
+    assert not any(isinstance(e, ExitTriggered) for e in out)
+
+
+def test_a_credit_stop_holds_new_entries_back_but_other_exits_do_not() -> None:
+    actor, state, out, _ = open_condor(credit=3.5, profit_target=0.5)
+    snap = FakeSnap(_stop_mids(1.0), minute=1)
+    step(actor, state, snap)
+    actor.on_order_filled(fill(orders(out)[-1], 1.0, snap.ts))
+    step(actor, state, FakeSnap(ENTRY_MIDS, session=SESSION + timedelta(days=1)))
+    assert len([o for o in orders(out) if o.intent is OrderIntent.OPEN]) == 2
+
+
+@pytest.mark.parametrize("reason", ["flatten", "risk_halt"])
+def test_flatten_fills_close_the_condor_under_their_reason(reason: str) -> None:
+    from brokers.events import FlattenStarted, LegFill
+
+    actor, state, out, entry = open_condor()
+    snap = FakeSnap(ENTRY_MIDS, minute=1)
+    actor.on_flatten_started(FlattenStarted(snap.ts, reason, 1))
+    assert actor.open_condors()[0].exit_rule == reason
+    step(actor, state, FakeSnap(_stop_mids(9.0), minute=2))  # the layer's own stop stands down
+    assert not any(isinstance(e, ExitTriggered) for e in out)
+    legs = tuple(LegFill(leg.contract, -leg.ratio * entry.quantity, 1.0) for leg in entry.legs)
+    actor.on_order_filled(
+        OrderFilled(
+            snap.ts,
+            "F9",
+            "O9",
+            f"{reason}-000001",
+            "condor",
+            OrderIntent.CLOSE,
+            reason,
+            entry.quantity,
+            3.6,
+            legs,
+            0.0,
+        )  # fmt: skip
+    )
+    assert actor.stats.exits == {reason: 1} and actor.stats.closed == 1
+    assert actor.open_count() == 0
+    assert [e.rule for e in out if isinstance(e, CondorClosed)] == [reason]

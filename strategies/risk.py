@@ -1,0 +1,113 @@
+"""The steward's rule (SPEC section 9): a daily loss limit and a margin-use limit.
+
+Breaching either blocks opening orders (a ``PauseTrading`` with reason ``risk_halt``) and, with
+``risk.flatten``, closes everything (a ``Flatten`` whose combos carry reason ``risk_halt``, the
+exit rule the layers count). The live daemon then waits for an operator's resume; batch runs
+(``simulate``, ``replay``, ``history``) resume by themselves at the next session. Closing orders
+are never blocked. Everything is derived from the broker's account marks, so recovery re-derives
+the same halts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+import structlog
+
+from brokers.events import AccountMarked, TradingResumed
+from brokers.orders import Flatten, PauseTrading, ResumeTrading
+from strategies.config import StrategyConfig
+from strategies.events import RiskHalted
+
+if TYPE_CHECKING:
+    from market.snapshot import MarketSnapshot
+
+log = structlog.get_logger("alvh.strategies.risk")
+
+HALT_REASON = "risk_halt"
+
+
+class RiskMonitor:
+    """Watches account marks against the limits; halts at most once per limit per session."""
+
+    def __init__(
+        self,
+        config: StrategyConfig,
+        publish: Callable[[object], None],
+        starting_equity: float,
+        *,
+        auto_resume: bool = True,
+    ) -> None:
+        self._config = config
+        self._publish = publish
+        self.auto_resume = auto_resume
+        """Batch runs resume at the next session; the live daemon waits for an operator."""
+        self._equity = starting_equity
+        self.start_equity = starting_equity
+        """Equity at the start of the current session (the previous session's last mark)."""
+        self._session: date | None = None
+        self.halted: RiskHalted | None = None
+        """The halt in force (None when trading is not risk-halted)."""
+        self._halted_today: set[str] = set()
+        self.halts = 0
+
+    def reconfigure(self, config: StrategyConfig) -> None:
+        self._config = config
+
+    def on_market_snapshot(self, snap: MarketSnapshot) -> None:
+        if snap.session == self._session:
+            return
+        self._session = snap.session
+        self.start_equity = self._equity
+        self._halted_today.clear()
+        if self.halted is not None and self.auto_resume:
+            log.info("risk_halt_cleared", limit=self.halted.limit, session=snap.session.isoformat())
+            self.halted = None
+            self._publish(ResumeTrading(HALT_REASON))
+
+    def on_account_marked(self, event: AccountMarked) -> None:
+        self._equity = event.equity
+        if self._session is None or self.halted is not None:
+            return
+        cfg = self._config.risk
+        requirement = event.cash - event.buying_power
+        start = self.start_equity
+        if start > 0 and "daily_loss" not in self._halted_today:
+            loss = 1.0 - event.equity / start
+            if loss >= cfg.daily_loss_limit:
+                self._halt(event, "daily_loss", loss, cfg.daily_loss_limit, requirement)
+                return
+        if "margin_use" not in self._halted_today:
+            use = requirement / event.equity if event.equity > 0 else float("inf")
+            if use > cfg.margin_use_limit:
+                self._halt(event, "margin_use", use, cfg.margin_use_limit, requirement)
+
+    def on_trading_resumed(self, event: TradingResumed) -> None:
+        """An operator's resume lifts the halt (the same limit does not halt again this session)."""
+        if self.halted is not None and event.reason != HALT_REASON:
+            log.info("risk_halt_cleared", limit=self.halted.limit, by=event.reason)
+            self.halted = None
+
+    def _halt(
+        self, event: AccountMarked, limit: str, value: float, threshold: float, requirement: float
+    ) -> None:
+        self._halted_today.add(limit)
+        self.halts += 1
+        flatten = self._config.risk.flatten
+        halt = RiskHalted(
+            event.ts,
+            limit,
+            round(value, 6),
+            threshold,
+            round(event.equity, 2),
+            round(self.start_equity, 2),
+            round(requirement, 2),
+            flatten,
+        )
+        self.halted = halt
+        self._publish(halt)
+        self._publish(PauseTrading(HALT_REASON))
+        if flatten:
+            self._publish(Flatten(HALT_REASON))
