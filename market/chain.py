@@ -92,6 +92,73 @@ def black_price(
     return discount * (strike * _norm_cdf(-d2) - forward * _norm_cdf(-d1))
 
 
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_DAYS_PER_YEAR = 365.0
+
+
+def scalar_greeks(
+    model: OptionModel,
+    is_call: bool,
+    underlying: float,
+    strike: float,
+    years: float,
+    rate: float,
+    div_yield: float,
+    vol: float,
+) -> Greeks:
+    """:func:`model_greeks` for one option in float math (the exit and roll checks' hot path:
+    numpy's per-call overhead is ~50 us on a scalar, this is ~3 us). The same formulas and the
+    same limits at T = 0 and vol = 0; tests hold the two equal."""
+    bsm = model is OptionModel.BSM
+    q = div_yield if bsm else 0.0
+    t = max(years, 0.0)
+    df = math.exp(-rate * t)
+    dq = math.exp(-q * t) if bsm else df
+    fwd = underlying * math.exp((rate - q) * t) if bsm else underlying
+    sqrt_t = math.sqrt(t)
+    sd = vol * sqrt_t
+    lm = math.log(fwd / strike)
+    if sd > 0.0:
+        d1 = (lm + 0.5 * sd * sd) / sd
+    else:
+        d1 = math.copysign(math.inf, lm) if lm != 0.0 else 0.0
+    d2 = d1 - sd
+    sign = 1.0 if is_call else -1.0
+    nd1 = _norm_cdf(sign * d1)
+    nd2 = _norm_cdf(sign * d2)
+    price = df * sign * (fwd * nd1 - strike * nd2)
+    fdelta = sign * nd1
+    pdf1 = math.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI if math.isfinite(d1) else 0.0
+    live = sd > 0.0
+    if bsm:
+        delta = dq * fdelta
+        gamma = dq * pdf1 / (underlying * sd) if live else 0.0
+        vega = underlying * dq * pdf1 * sqrt_t if live else 0.0
+        decay = -underlying * dq * pdf1 * vol / (2.0 * sqrt_t) if live else 0.0
+        theta_year = (
+            decay - sign * rate * strike * df * nd2 + sign * q * underlying * dq * abs(fdelta)
+        )
+        rho = sign * strike * t * df * nd2
+    else:
+        delta = df * fdelta
+        gamma = df * pdf1 / (underlying * sd) if live else 0.0
+        vega = underlying * df * pdf1 * sqrt_t if live else 0.0
+        decay = -underlying * df * pdf1 * vol / (2.0 * sqrt_t) if live else 0.0
+        theta_year = decay + rate * price
+        rho = -t * price
+    if not t > 0.0:
+        theta_year = 0.0
+    f64 = np.float64
+    return Greeks(
+        f64(price),  # type: ignore[arg-type]
+        f64(delta),  # type: ignore[arg-type]
+        f64(gamma),  # type: ignore[arg-type]
+        f64(vega / 100.0),  # type: ignore[arg-type]
+        f64(theta_year / _DAYS_PER_YEAR),  # type: ignore[arg-type]
+        f64(rho / 100.0),  # type: ignore[arg-type]
+    )
+
+
 class ExpiryTerms:
     """Per-expiry scalars shared by every option of that expiry in one snapshot."""
 

@@ -32,7 +32,7 @@ from market.chain import (
     OptionChain,
     OptionModel,
     black_price,
-    model_greeks,
+    scalar_greeks,
     spx_option_chain,
 )
 from market.instruments import (
@@ -274,7 +274,7 @@ class MarketSnapshot:
         else:
             model, underlying = OptionModel.BLACK76, terms.forward
             vol = self.vix_surface.vol(log_moneyness, terms.years, self.vix)
-        greeks = model_greeks(
+        greeks = scalar_greeks(
             model,
             contract.right is Right.CALL,
             underlying,

@@ -54,6 +54,9 @@ log = structlog.get_logger("alvh.strategies.condor")
 
 TIME_SHIFT = "time_shift"
 DELTA_BAND = "delta_band"
+MIN_DELTA_GAIN = 0.25
+"""A delta-band roll acts only when the untested short sits below (1 - this) x the target
+|delta| (0.12 at a 0.16 target); nearer the target the roll would be churn."""
 
 
 def inversion_reason(
@@ -136,6 +139,11 @@ def delta_band_plan(
         new_wing = new_short - width
     if new_short == short:
         return "untested_side_at_target"
+    old_greeks = snap.option_greeks(OptionContract(Root.SPX, condor.expiry, short, untested))
+    if old_greeks is not None and abs(old_greeks.delta) >= (1.0 - MIN_DELTA_GAIN) * target_delta:
+        # The untested short already earns near-target decay: moving it a strike or two buys
+        # churn (fees, spread) without bringing the net delta back inside the band.
+        return "untested_side_near_target"
     new_vertical = (
         OrderLeg(OptionContract(Root.SPX, condor.expiry, new_short, untested), -1),
         OrderLeg(OptionContract(Root.SPX, condor.expiry, new_wing, untested), 1),

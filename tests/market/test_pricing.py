@@ -236,3 +236,30 @@ def test_black76_put_call_parity(f: float, lm: float, t: float, r: float, v: flo
     c = float(black76_price(True, f, k, t, r, v))
     p = float(black76_price(False, f, k, t, r, v))
     assert c - p == pytest.approx(math.exp(-r * t) * (f - k), abs=1e-12 * f)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.booleans(),
+    st.sampled_from(["bsm", "black76"]),
+    st.floats(5.0, 8000.0),
+    st.floats(-0.6, 0.6),
+    st.one_of(st.just(0.0), st.floats(1e-4, 2.0)),
+    st.floats(-0.01, 0.08),
+    st.floats(0.0, 0.04),
+    st.one_of(st.just(0.0), st.floats(0.01, 3.0)),
+)
+def test_scalar_greeks_equal_the_vectorized_kernel(
+    is_call: bool, model: str, s: float, lm: float, t: float, r: float, q: float, v: float
+) -> None:
+    """The exit rules' float fast path is the same math as ``market.pricing``, limits included."""
+    from market.chain import OptionModel, model_greeks, scalar_greeks
+
+    k = s * math.exp(lm)
+    kind = OptionModel(model)
+    fast = scalar_greeks(kind, is_call, s, k, t, r, q, v)
+    ref = model_greeks(kind, is_call, s, k, t, r, q, v)
+    for name in ("price", "delta", "gamma", "vega", "theta", "rho"):
+        assert float(getattr(fast, name)) == pytest.approx(
+            float(getattr(ref, name)), rel=1e-9, abs=1e-9
+        ), name
