@@ -19,6 +19,7 @@ from market.calendar import NEW_YORK
 from market.instruments import OptionContract, Right, Root
 from market.snapshot import MarketSnapshot
 from strategies.condor import CondorActor
+from strategies.condor_rolls import delta_band_plan
 from strategies.config import CondorConfig, StrategyConfig
 from strategies.events import CondorGreeks, CondorRolled
 from strategies.state import MarketState
@@ -254,6 +255,33 @@ def test_delta_band_rolls_the_untested_side_and_the_credit_accumulates() -> None
     later = snap_on(date(2025, 1, 3), spx=5600.0, vix=14.0, minute=60)
     assert abs(recomputed_greeks(later, new_legs).delta) > 0.10
     assert orders(step(actor, state, out, later)) == []
+
+
+def test_no_delta_band_roll_while_the_untested_short_still_sits_near_the_target_delta() -> None:
+    # After one adjustment the calls sit at the 0.16 target. A little lower the next day the
+    # 0.16 strike has moved a step, but the short call still has most of its delta: rolling it
+    # again would pay fees and spread for a few hundredths of delta.
+    actor, state, out = make_actor(wing_width_pct=0.03)
+    _open(actor, state, out)
+    day1 = snap_on(date(2025, 1, 3), spx=5750.0, vix=14.0)
+    (roll,) = orders(step(actor, state, out, day1))
+    actor.on_order_filled(fill_at_mid(roll, day1))
+    (condor,) = actor.open_condors()
+    short_call = condor.strike(Right.CALL, -1)
+    day2 = snap_on(date(2025, 1, 6), spx=5730.0, vix=14.0)
+    assert day2.chain(EXPIRY).strike_nearest_delta(Right.CALL, 0.16) != short_call
+    untested = day2.option_greeks(OptionContract(Root.SPX, EXPIRY, short_call, Right.CALL))
+    assert untested is not None and abs(float(untested.delta)) >= 0.75 * 0.16
+    greeks = recomputed_greeks(day2, condor.legs)
+    plan = delta_band_plan(day2, condor, Right.CALL, 0.16, greeks)
+    assert plan == "untested_side_near_target"
+    # a far-away untested short (the first adjustment's case) does roll
+    fresh, fresh_state, fresh_out = make_actor(wing_width_pct=0.03)
+    _open(fresh, fresh_state, fresh_out)
+    (far,) = fresh.open_condors()
+    assert not isinstance(
+        delta_band_plan(day1, far, Right.CALL, 0.16, recomputed_greeks(day1, far.legs)), str
+    )
 
 
 def test_a_condor_inside_the_band_is_left_alone() -> None:
