@@ -60,6 +60,15 @@ class EventBus:
         if not self._dispatching:
             self._drain()
 
+    def publish_next(self, *events: object) -> None:
+        """Publish ahead of everything already queued, in the order given: for a command that
+        must take effect before events the same snapshot queued earlier (a risk halt's pause
+        must beat an opening order an actor sent at the snapshot whose mark breached the limit).
+        """
+        self._pending.extendleft(reversed(events))
+        if not self._dispatching:
+            self._drain()
+
     def dispatch(self, event: object) -> None:
         """Dispatch ``event`` and, synchronously, everything it causes."""
         self._pending.append(event)

@@ -119,7 +119,7 @@ class Engine:
         self.condor = CondorActor(strategy, self.state, publish, equity)
         self.hedge = HedgeActor(strategy, self.state, publish, equity, self.condor.book_greeks)
         self.press = PressActor(strategy, self.state, publish, equity)
-        self.risk = RiskMonitor(strategy, publish, equity)
+        self.risk = RiskMonitor(strategy, publish, equity, publish_next=bus.publish_next)
         """Batch runs resume after a risk halt at the next session; `alvh run` sets
         ``risk.auto_resume`` off so an operator decides."""
         self.ticks = 0

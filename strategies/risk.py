@@ -38,10 +38,16 @@ class RiskMonitor:
         publish: Callable[[object], None],
         starting_equity: float,
         *,
+        publish_next: Callable[..., None] | None = None,
         auto_resume: bool = True,
     ) -> None:
         self._config = config
         self._publish = publish
+        self._publish_next = publish_next or self._publish_each
+        """Sends commands ahead of anything already queued (the bus's ``publish_next``): a halt's
+        pause must reach the broker before an opening order queued at the same snapshot. The
+        ``risk_halt`` event itself goes through ``publish``, so the log reads in causal order:
+        after whatever was executed before the breach was seen, before the flatten's fills."""
         self.auto_resume = auto_resume
         """Batch runs resume at the next session; the live daemon waits for an operator."""
         self._equity = starting_equity
@@ -52,6 +58,10 @@ class RiskMonitor:
         """The halt in force (None when trading is not risk-halted)."""
         self._halted_today: set[str] = set()
         self.halts = 0
+
+    def _publish_each(self, *events: object) -> None:
+        for event in events:
+            self._publish(event)
 
     def reconfigure(self, config: StrategyConfig) -> None:
         self._config = config
@@ -107,7 +117,8 @@ class RiskMonitor:
             flatten,
         )
         self.halted = halt
-        self._publish(halt)
-        self._publish(PauseTrading(HALT_REASON))
+        commands: list[object] = [PauseTrading(HALT_REASON)]
         if flatten:
-            self._publish(Flatten(HALT_REASON))
+            commands.append(Flatten(HALT_REASON))
+        self._publish_next(*commands)
+        self._publish(halt)

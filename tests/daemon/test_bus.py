@@ -51,3 +51,20 @@ async def test_async_intake_dispatches_in_order_until_stopped() -> None:
     await bus.stop()
     await task
     assert seen == list(range(10))
+
+
+def test_publish_next_goes_ahead_of_what_is_queued_in_the_order_given() -> None:
+    bus = EventBus()
+    seen: list[object] = []
+
+    def on_int(event: int) -> None:
+        seen.append(event)
+        if event == 1:
+            bus.publish(2)  # queued while 1 is handled
+            bus.publish(3)
+            bus.publish_next("a", "b")  # a command that must beat 2 and 3
+
+    bus.subscribe(int, on_int)
+    bus.subscribe(str, seen.append)
+    bus.dispatch(1)
+    assert seen == [1, "a", "b", 2, 3]

@@ -36,7 +36,7 @@ def test_a_five_percent_loss_from_the_session_start_halts_pauses_and_flattens() 
     risk.on_account_marked(_mark(1_046_000.0))  # -4.9%: fine
     assert out == []
     risk.on_account_marked(_mark(1_045_000.0))  # -5.0%
-    halt, pause, flatten = out
+    pause, flatten, halt = out
     assert isinstance(halt, RiskHalted) and halt.limit == "daily_loss"
     assert halt.start_equity == 1_100_000.0 and halt.value == 0.05
     assert pause == PauseTrading("risk_halt") and flatten == Flatten("risk_halt")
@@ -76,7 +76,7 @@ def test_margin_use_above_sixty_percent_of_equity_halts_without_flatten_when_con
     risk.on_account_marked(_mark(1_000_000.0, cash=1_000_000.0, buying_power=400_000.0))  # 60%
     assert out == []
     risk.on_account_marked(_mark(1_000_000.0, cash=1_000_000.0, buying_power=399_000.0))
-    halt, pause = out
+    pause, halt = out
     assert isinstance(halt, RiskHalted) and halt.limit == "margin_use"
     assert halt.requirement == 601_000.0 and halt.value == 0.601 and not halt.flatten
     assert pause == PauseTrading("risk_halt")
