@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from .adopt import AdoptedBooks
 from .validation import Rejection, check_order, marketable
 
+RISK_HALT = "risk_halt"
+"""The pause reason of the risk limits (strategies/risk.py)."""
+
 __all__ = [
     "BrokerLedger",
     "BrokerStats",
@@ -101,7 +104,9 @@ class PaperBroker:
         self._marks: dict[Contract, float] = {}
         self._resting: dict[str, RestingOrder] = {}
         self._orders: dict[str, SubmitOrder] = {}
-        self._paused = False
+        self._pauses: set[str] = set()
+        """Why opening orders are blocked: ``risk_halt`` (the risk limits) and/or an operator's
+        reason."""
         self._flatten = FlattenQueue(self._portfolio, config, clock)
         self._next_order = 1
         self._next_fill = 1
@@ -149,7 +154,12 @@ class PaperBroker:
     @property
     def trading_paused(self) -> bool:
         """True between :class:`PauseTrading` and :class:`ResumeTrading`."""
-        return self._paused
+        return bool(self._pauses)
+
+    @property
+    def pause_reasons(self) -> tuple[str, ...]:
+        """Why trading is paused (empty when it is not)."""
+        return tuple(sorted(self._pauses))
 
     @property
     def flatten_pending(self) -> tuple[str, ...]:
@@ -224,12 +234,16 @@ class PaperBroker:
 
     def on_pause_trading(self, cmd: PauseTrading) -> None:
         """Reject opening orders from now on (resting opening orders wait); closes still pass."""
-        self._paused = True
+        self._pauses.add(cmd.reason)
         self._publish(TradingPaused(self._now(), cmd.reason))
 
     def on_resume_trading(self, cmd: ResumeTrading) -> None:
-        """Accept opening orders again."""
-        self._paused = False
+        """Accept opening orders again: a ``risk_halt`` resume lifts only the risk halt (a batch
+        run's next session must not lift an operator's pause); any other lifts every pause."""
+        if cmd.reason == RISK_HALT:
+            self._pauses.discard(RISK_HALT)
+        else:
+            self._pauses.clear()
         self._publish(TradingResumed(self._now(), cmd.reason))
 
     def on_flatten(self, cmd: Flatten) -> None:
@@ -266,7 +280,7 @@ class PaperBroker:
                 resting,
                 snap,
                 new_session=new_session,
-                paused=self._paused,
+                paused=bool(self._pauses),
                 portfolio=self._portfolio,
                 config=self._config,
             )
@@ -303,7 +317,7 @@ class PaperBroker:
         checked = check_order(
             cmd,
             self._snap,
-            paused=self._paused,
+            paused=bool(self._pauses),
             clock=self._clock,
             config=self._config,
             portfolio=self._portfolio,
@@ -412,6 +426,14 @@ class PaperBroker:
             p.fees_paid,
             p.buying_power(),
         )
+
+    def account_marked(self) -> AccountMarked:
+        """The account at the current snapshot, as the broker publishes it."""
+        return self._account_marked(self._now())
+
+    def marked_equity(self) -> float:
+        """Equity at the mids the broker took at the current snapshot (no re-quoting)."""
+        return self._portfolio.equity(self._marks)
 
     def _now(self) -> datetime:
         return self._snap.ts if self._snap is not None else self._clock.now()

@@ -119,7 +119,13 @@ class Engine:
         self.condor = CondorActor(strategy, self.state, publish, equity)
         self.hedge = HedgeActor(strategy, self.state, publish, equity, self.condor.book_greeks)
         self.press = PressActor(strategy, self.state, publish, equity)
-        self.risk = RiskMonitor(strategy, publish, equity, publish_next=bus.publish_next)
+        self.risk = RiskMonitor(
+            strategy,
+            publish,
+            equity,
+            publish_next=bus.publish_next,
+            equity_now=self.broker.marked_equity,
+        )
         """Batch runs resume after a risk halt at the next session; `alvh run` sets
         ``risk.auto_resume`` off so an operator decides."""
         self.ticks = 0
@@ -206,6 +212,9 @@ class Engine:
         self._snapshot_arrival = time.perf_counter()
         last = self.last_snapshot
         if last is not None and snap.session != last.session:
+            # Take the close first (STRESS is decided there), so the mark's regime is the one
+            # the session closed in, as the summary counts it.
+            self.state.close_session()
             self._record_daily_mark(last)
         self.ledger.position = snap.seq
         self.clock.advance_to(snap.ts)
@@ -229,6 +238,10 @@ class Engine:
         self.last_snapshot = snap
         self.broker.prime(snap)
         self.state.on_market_snapshot(snap)
+        # The layers and the risk limits start from the adopted account, not the config's equity.
+        mark = self.broker.account_marked()
+        self.risk.prime(snap.session, mark)
+        self.bus.dispatch(mark)
 
     def _record_daily_mark(self, close: MarketSnapshot) -> None:
         """The end-of-session mark, taken before the next session's snapshot touches anything."""
@@ -255,9 +268,9 @@ class Engine:
 
     def finish(self) -> None:
         """The feed has ended: count and mark the last session."""
+        self.state.finish()
         if self.last_snapshot is not None:
             self._record_daily_mark(self.last_snapshot)
-        self.state.finish()
 
     # -- control events ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ the same halts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,7 +30,12 @@ HALT_REASON = "risk_halt"
 
 
 class RiskMonitor:
-    """Watches account marks against the limits; halts at most once per limit per session."""
+    """Checks the limits on every snapshot (equity at the broker's mids) and after every fill
+    (the broker's account mark); halts at most once per limit per session.
+
+    The session's starting equity is the equity at the previous session's last snapshot (its
+    close), so yesterday's loss never counts against today.
+    """
 
     def __init__(
         self,
@@ -39,6 +44,7 @@ class RiskMonitor:
         starting_equity: float,
         *,
         publish_next: Callable[..., None] | None = None,
+        equity_now: Callable[[], float] | None = None,
         auto_resume: bool = True,
     ) -> None:
         self._config = config
@@ -48,11 +54,16 @@ class RiskMonitor:
         pause must reach the broker before an opening order queued at the same snapshot. The
         ``risk_halt`` event itself goes through ``publish``, so the log reads in causal order:
         after whatever was executed before the breach was seen, before the flatten's fills."""
+        self._equity_now = equity_now
+        """Equity at the current snapshot's mids (the broker's, read without I/O); without it
+        only account marks are checked."""
         self.auto_resume = auto_resume
         """Batch runs resume at the next session; the live daemon waits for an operator."""
         self._equity = starting_equity
+        self._requirement = 0.0
+        self._cash = starting_equity
         self.start_equity = starting_equity
-        """Equity at the start of the current session (the previous session's last mark)."""
+        """Equity at the start of the current session (the previous session's close)."""
         self._session: date | None = None
         self.halted: RiskHalted | None = None
         """The halt in force (None when trading is not risk-halted)."""
@@ -66,33 +77,33 @@ class RiskMonitor:
     def reconfigure(self, config: StrategyConfig) -> None:
         self._config = config
 
-    def on_market_snapshot(self, snap: MarketSnapshot) -> None:
-        if snap.session == self._session:
-            return
-        self._session = snap.session
-        self.start_equity = self._equity
+    def prime(self, session: date, mark: AccountMarked) -> None:
+        """Stand in ``session`` with ``mark`` as its starting account (an adopt: the books are
+        the ledger's, not the config's starting equity)."""
+        self._session = session
+        self._take(mark)
+        self.start_equity = mark.equity
         self._halted_today.clear()
-        if self.halted is not None and self.auto_resume:
-            log.info("risk_halt_cleared", limit=self.halted.limit, session=snap.session.isoformat())
-            self.halted = None
-            self._publish(ResumeTrading(HALT_REASON))
+
+    def on_market_snapshot(self, snap: MarketSnapshot) -> None:
+        if snap.session != self._session:
+            self._session = snap.session
+            self.start_equity = self._equity
+            self._halted_today.clear()
+            if self.halted is not None and self.auto_resume:
+                log.info(
+                    "risk_halt_cleared", limit=self.halted.limit, session=snap.session.isoformat()
+                )
+                self.halted = None
+                self._publish(ResumeTrading(HALT_REASON))
+        if self._equity_now is not None:
+            self._equity = self._equity_now()
+            self._check(snap.ts)
 
     def on_account_marked(self, event: AccountMarked) -> None:
-        self._equity = event.equity
-        if self._session is None or self.halted is not None:
-            return
-        cfg = self._config.risk
-        requirement = event.cash - event.buying_power
-        start = self.start_equity
-        if start > 0 and "daily_loss" not in self._halted_today:
-            loss = 1.0 - event.equity / start
-            if loss >= cfg.daily_loss_limit:
-                self._halt(event, "daily_loss", loss, cfg.daily_loss_limit, requirement)
-                return
-        if "margin_use" not in self._halted_today:
-            use = requirement / event.equity if event.equity > 0 else float("inf")
-            if use > cfg.margin_use_limit:
-                self._halt(event, "margin_use", use, cfg.margin_use_limit, requirement)
+        self._take(event)
+        if self._session is not None:
+            self._check(event.ts)
 
     def on_trading_resumed(self, event: TradingResumed) -> None:
         """An operator's resume lifts the halt (the same limit does not halt again this session)."""
@@ -100,20 +111,38 @@ class RiskMonitor:
             log.info("risk_halt_cleared", limit=self.halted.limit, by=event.reason)
             self.halted = None
 
-    def _halt(
-        self, event: AccountMarked, limit: str, value: float, threshold: float, requirement: float
-    ) -> None:
+    def _take(self, mark: AccountMarked) -> None:
+        self._equity = mark.equity
+        self._cash = mark.cash
+        self._requirement = mark.cash - mark.buying_power
+
+    def _check(self, ts: datetime) -> None:
+        if self.halted is not None:
+            return
+        cfg = self._config.risk
+        equity, start = self._equity, self.start_equity
+        if start > 0 and "daily_loss" not in self._halted_today:
+            loss = 1.0 - equity / start
+            if loss >= cfg.daily_loss_limit:
+                self._halt(ts, "daily_loss", loss, cfg.daily_loss_limit)
+                return
+        if "margin_use" not in self._halted_today:
+            use = self._requirement / equity if equity > 0 else float("inf")
+            if use > cfg.margin_use_limit:
+                self._halt(ts, "margin_use", use, cfg.margin_use_limit)
+
+    def _halt(self, ts: datetime, limit: str, value: float, threshold: float) -> None:
         self._halted_today.add(limit)
         self.halts += 1
         flatten = self._config.risk.flatten
         halt = RiskHalted(
-            event.ts,
+            ts,
             limit,
             round(value, 6),
             threshold,
-            round(event.equity, 2),
+            round(self._equity, 2),
             round(self.start_equity, 2),
-            round(requirement, 2),
+            round(self._requirement, 2),
             flatten,
         )
         self.halted = halt

@@ -114,6 +114,11 @@ class MarketState:
 
     def finish(self) -> None:
         """Count the last session when the feed ends."""
+        self.close_session()
+
+    def close_session(self) -> None:
+        """Take the current session's close now (the daemon does this just before the next
+        session's first snapshot, to mark the day in its closing regime); idempotent."""
         self._close_session()
         self._last = None
 

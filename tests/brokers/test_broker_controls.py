@@ -253,6 +253,22 @@ def test_pause_blocks_opening_orders_but_not_closing_ones(tmp_path: Path) -> Non
     assert of_type(events, OrderFilled)[-1].client_order_id == "c3"
 
 
+def test_a_risk_halt_resume_does_not_lift_an_operators_pause(tmp_path: Path) -> None:
+    broker, events, _, _ = make_broker(tmp_path)
+    broker.on_pause_trading(PauseTrading("operator"))
+    broker.on_pause_trading(PauseTrading("risk_halt"))
+    assert broker.pause_reasons == ("operator", "risk_halt")
+    broker.on_resume_trading(ResumeTrading("risk_halt"))  # a batch run's next session
+    assert broker.trading_paused and broker.pause_reasons == ("operator",)
+    broker.on_submit_order(SubmitOrder("c1", "condor", CONDOR, 1))
+    assert last_reject(events).reason is RejectReason.TRADING_PAUSED
+    broker.on_pause_trading(PauseTrading("risk_halt"))
+    broker.on_resume_trading(ResumeTrading("operator"))  # an operator's resume lifts everything
+    assert not broker.trading_paused
+    broker.on_submit_order(SubmitOrder("c2", "condor", CONDOR, 1))
+    assert of_type(events, OrderFilled)[-1].client_order_id == "c2"
+
+
 # --- flatten -----------------------------------------------------------------------------------
 
 

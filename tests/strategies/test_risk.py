@@ -80,3 +80,38 @@ def test_margin_use_above_sixty_percent_of_equity_halts_without_flatten_when_con
     assert isinstance(halt, RiskHalted) and halt.limit == "margin_use"
     assert halt.requirement == 601_000.0 and halt.value == 0.601 and not halt.flatten
     assert pause == PauseTrading("risk_halt")
+
+
+def test_a_loss_within_a_session_without_fills_halts_at_the_snapshot() -> None:
+    out: list[object] = []
+    equity = {"now": 1_000_000.0}
+    risk = RiskMonitor(StrategyConfig(), out.append, 1_000_000.0, equity_now=lambda: equity["now"])
+    risk.on_market_snapshot(_snap(date(2025, 3, 3)))
+    equity["now"] = 960_000.0
+    risk.on_market_snapshot(_snap(date(2025, 3, 3)))
+    assert out == []  # -4%
+    equity["now"] = 949_000.0
+    risk.on_market_snapshot(_snap(date(2025, 3, 3)))
+    pause, flatten, halt = out
+    assert isinstance(halt, RiskHalted) and halt.limit == "daily_loss" and halt.equity == 949_000.0
+
+
+def test_the_session_starts_from_the_previous_close_not_from_an_earlier_mark() -> None:
+    out: list[object] = []
+    equity = {"now": 1_000_000.0}
+    risk = RiskMonitor(StrategyConfig(), out.append, 1_000_000.0, equity_now=lambda: equity["now"])
+    risk.on_market_snapshot(_snap(date(2025, 3, 3)))
+    risk.on_account_marked(_mark(1_000_000.0))  # a fill's mark early in the day
+    equity["now"] = 955_000.0  # the day closes 4.5% down: no halt
+    risk.on_market_snapshot(_snap(date(2025, 3, 3)))
+    equity["now"] = 950_000.0  # next morning: flat against the close, 5% against the old mark
+    risk.on_market_snapshot(_snap(date(2025, 3, 4)))
+    assert out == [] and risk.start_equity == 955_000.0
+
+
+def test_an_adopted_account_primes_the_starting_equity() -> None:
+    out: list[object] = []
+    risk = RiskMonitor(StrategyConfig(), out.append, 1_000_000.0, equity_now=lambda: 935_000.0)
+    risk.prime(date(2025, 8, 18), _mark(935_000.0))
+    risk.on_market_snapshot(_snap(date(2025, 8, 19)))
+    assert out == [] and risk.start_equity == 935_000.0
