@@ -335,14 +335,14 @@ class Ledger:
         self._conn.commit()
 
     def record_daily_mark(self, mark: dict[str, Any]) -> None:
-        """The end-of-session mark (equity, cash, SPX, VIX, regime, per-layer P&L, hedge size);
-        a session's first mark stands (an adopt at a session's close does not mark it twice)."""
+        """The end-of-session mark (equity, cash, SPX, VIX, regime, per-layer realized P&L and
+        total P&L at mid, hedge size); a session's first mark stands (an adopt at a session's
+        close does not mark it twice)."""
         self._conn.execute(
             "INSERT OR IGNORE INTO daily_marks (session, position, ts, equity, cash, spx, vix,"
-            " regime,"
-            " layer_pnl, hedge_size) VALUES (:session, :position, :ts, :equity, :cash, :spx,"
-            " :vix, :regime, :layer_pnl, :hedge_size)",
-            {**mark, "position": self.position},
+            " regime, layer_pnl, hedge_size, layer_equity) VALUES (:session, :position, :ts,"
+            " :equity, :cash, :spx, :vix, :regime, :layer_pnl, :hedge_size, :layer_equity)",
+            {"layer_equity": "{}", **mark, "position": self.position},
         )
         self._conn.commit()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Version 1: runs, orders (with their state history), fills with legs, settlements.
 _V1 = """
@@ -175,7 +175,13 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     _backfill_v1_cash(conn)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    # Each layer's P&L at the session close, realized plus unrealized at mid (JSON): what a
+    # report draws "the condor layer alone" from. Marks written before v3 read as "{}".
+    conn.execute("ALTER TABLE daily_marks ADD COLUMN layer_equity TEXT NOT NULL DEFAULT '{}'")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """``MIGRATIONS[n]`` takes a ledger from version n to n + 1 (inside one transaction)."""
 
 

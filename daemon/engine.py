@@ -263,6 +263,17 @@ class Engine:
                     sort_keys=True,
                 ),
                 "hedge_size": round(self.hedge.vx_equivalents(), 4),
+                "layer_equity": json.dumps(
+                    {
+                        layer: round(
+                            portfolio.realized_pnl(layer)
+                            + portfolio.unrealized_pnl(self.broker.marks(), layer),
+                            2,
+                        )
+                        for layer in portfolio.layers()
+                    },
+                    sort_keys=True,
+                ),
             }
         )
 

@@ -28,7 +28,7 @@ def test_ledger_uses_wal_with_full_sync_and_records_its_schema_version(tmp_path:
         assert ledger.pragma("synchronous") == 2  # FULL
     other = sqlite3.connect(path)
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
-    assert other.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert other.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     other.close()
 
 
