@@ -362,6 +362,7 @@ class Engine:
         exits: dict[str, int] = {rule.value: 0 for rule in ExitRule}
         exits["settlement"] = 0
         exits["rebalance"] = 0  # a hedge rebalanced down to nothing (layer 2's closes add up)
+        exits["roll"] = 0  # a hedge roll's closing half, sent alone while trading was paused
         rolls: dict[str, int] = {"time_shift": 0, "delta_band": 0, "hedge": 0}
         for name, actor in (("condor", self.condor), ("hedge", self.hedge), ("press", self.press)):
             layer = actor.stats

@@ -224,7 +224,8 @@ class PositionClosed:
     layer: str
     position_id: str
     rule: str
-    """An ExitRule value, ``rebalance``, or ``settlement``."""
+    """An ExitRule value, ``rebalance`` (a hedge sized to nothing), ``roll`` (a hedge roll's
+    closing half sent alone while trading is paused) or ``settlement``."""
     quantity: int
     price: float
 

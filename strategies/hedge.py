@@ -4,7 +4,11 @@ In ELEVATED and STRESS the layer holds long VIX exposure sized against the condo
 vega (:mod:`strategies.hedge_sizing`): VXM or VX futures, or VIX calls near ``call_delta``, in the
 front VX expiry (the second once the front settles within ``roll_days``; a held front rolls then,
 as one combo). It rebalances when the target moves by a whole contract, at most once per
-``rebalance_interval`` sessions, and at once after a condor change or on engagement.
+``rebalance_interval`` sessions, and at once after a condor change or on engagement (sized once)
+(:mod:`strategies.hedge_rebalance`): from flat it opens at ``round(target)`` when the unrounded
+target (after the carry cap) is at least half a contract; held, it trades to ``round(target)``
+only once the unrounded target is a whole contract or more away (calls compared on VX
+equivalents, each lot at its own delta), and a target of 0 closes the hedge.
 
 Exits, checked on every snapshot while a hedge is held: ``unwind`` (the regime is back to CALM),
 ``rsi`` (the provisional RSI below ``rsi.exit_below``; no rebuild until it is back above
@@ -12,12 +16,13 @@ Exits, checked on every snapshot while a hedge is held: ``unwind`` (the regime i
 (value at mid >= ``take_profit_multiple`` x cost). Each fires once; a rejected close is resent
 with a backoff of 1, 2, 4 ... 64 snapshots.
 
-Where the SPEC is silent, the layer decides as a desk would:
-- The target is recomputed at most every :data:`RECHECK_MINUTES` of market time once a rebalance
-  is due (and at the next snapshot after a condor change or an engagement), not on every tick.
-- It opens or adds nothing while the headline hold runs, after an opening reject in the same
-  session, or while the RSI is below ``exit_below`` (a hedge bought then would be unwound on the
-  next tick); it may still reduce.
+Where the SPEC is silent, the layer decides as a desk would (for rebalancing: when the target is
+recomputed, what blocks an addition, see :mod:`strategies.hedge_rebalance`):
+- A roll rejected because trading is paused (an operator pause or a risk halt) is not resent as
+  the same combo, which would meet the same answer until the front settled: its closing half goes
+  out alone as a ``CLOSE`` order with reason ``roll`` (pauses never block closing orders, SPEC
+  section 9). That close counts under ``stats.exits`` as ``roll``; the new leg waits for the next
+  rebalance check, which opens it in the hedge expiry once trading takes openings again.
 - Without ``unwind`` among the hedge's exit rules a hedge held into CALM is kept as it is (no
   rebalancing) until another rule closes it.
 - Calls are held in lots per strike, reduced oldest first and rolled whole
@@ -30,6 +35,10 @@ Where the SPEC is silent, the layer decides as a desk would:
 - Only a short-vega book is hedged (:func:`~strategies.hedge_sizing.vx_target`); an empty book
   sizes to zero without a ``hedge_below_minimum`` notice, which is kept for a book too small to
   hedge. Notices go out once a session (the carry cap also with every rebalance it shapes).
+- Prices in ``PositionOpened.price``, ``PositionClosed.price`` and ``HedgeRolled.net_price`` are
+  net points per contract of the hedge (negative a credit): a fill's ``net_price`` is per unit of
+  its combo (the legs' ratios x their prices), so a ratio combo (a roll or a close across strikes)
+  reports ``net_price x fill quantity / contracts`` (:func:`_per_contract`).
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import reduce
 from typing import TYPE_CHECKING
 
@@ -50,16 +59,14 @@ from brokers.events import (
     FlattenStarted,
     OrderFilled,
     OrderRejected,
+    RejectReason,
 )
 from brokers.orders import OrderIntent, OrderLeg, OrderType, SubmitOrder
-from market.instruments import Contract, OptionContract
+from market.instruments import OptionContract
 from strategies.config import StrategyConfig
 from strategies.events import (
     ExitRule,
     ExitTriggered,
-    HedgeBelowMinimum,
-    HedgeCarryCapped,
-    HedgeRebalanced,
     HedgeRolled,
     PositionClosed,
     PositionOpened,
@@ -67,13 +74,8 @@ from strategies.events import (
     RegimeChanged,
 )
 from strategies.hedge_book import HedgeBook, Leg
-from strategies.hedge_sizing import (
-    HedgeSize,
-    InstrumentTerms,
-    hedge_expiry,
-    instrument_terms,
-    size_hedge,
-)
+from strategies.hedge_rebalance import LAYER, RECHECK_MINUTES, Rebalancer
+from strategies.hedge_sizing import hedge_expiry
 from strategies.state import MarketState
 
 if TYPE_CHECKING:
@@ -81,13 +83,9 @@ if TYPE_CHECKING:
     from brokers.portfolio import Position
     from market.snapshot import MarketSnapshot
 
-LAYER = "hedge"
-log = structlog.get_logger("alvh.strategies.hedge")
+__all__ = ["LAYER", "RECHECK_MINUTES", "HedgeActor", "HedgeStats"]
 
-RECHECK_MINUTES = 15
-"""Market minutes between two target computations while a rebalance is due: the target moves
-with the market, but pricing the condor book (and a VIX chain) on every one-minute tick would cost
-more than the hedge gains from reacting a few minutes sooner."""
+log = structlog.get_logger("alvh.strategies.hedge")
 
 _FLATTEN_REASONS = frozenset({ExitRule.FLATTEN.value, ExitRule.RISK_HALT.value})
 _MAX_BACKOFF_EXPONENT = 6
@@ -113,15 +111,13 @@ class _Working:
     """Session of the last rebalance before this order (restored if it is rejected)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Sizing:
-    """A sizing with the inputs it was computed from (what ``HedgeRebalanced`` logs)."""
-
-    terms: InstrumentTerms
-    size: HedgeSize
-    vega_dollars: float
-    theta_income_per_day: float
-    beta: float
+def _per_contract(fill: OrderFilled, contracts: int) -> float:
+    """The fill's net points per contract: ``net_price`` is per unit of the combo, so a combo of
+    ``fill.quantity`` units moving ``contracts`` contracts of the hedge reports ``net_price x
+    quantity / contracts`` (a one-leg order at ratio 1 is already per contract)."""
+    if contracts <= 0 or fill.quantity == contracts:
+        return fill.net_price
+    return fill.net_price * fill.quantity / contracts
 
 
 class HedgeActor:
@@ -142,7 +138,7 @@ class HedgeActor:
         self._state = state
         self._publish = publish
         self._equity = starting_equity
-        self._condor_greeks = condor_greeks
+        self._rebalancer = Rebalancer(config, state, publish, condor_greeks)
         self._ticks = 0
         self._last_snap: MarketSnapshot | None = None
         self._book = HedgeBook()
@@ -156,14 +152,6 @@ class HedgeActor:
         self._attempts = 0
         self._rolling = False
         self._flattening = False
-        self._dirty = False
-        """Recompute the target at the next check even inside the rebalance interval."""
-        self._last_rebalance = -(10**9)
-        self._next_check: datetime | None = None
-        self._rsi_blocked = False
-        self._no_open_session = -1
-        self._below_minimum_session = -1
-        self._capped_key: tuple[int, int, int] | None = None
         self.stats = HedgeStats()
 
     # -- setup ----------------------------------------------------------------------------------
@@ -171,8 +159,9 @@ class HedgeActor:
     def reconfigure(self, config: StrategyConfig) -> None:
         """Take new thresholds (a config reload); a changed hedge section is re-sized at once."""
         if config.hedge != self._config.hedge:
-            self._mark_dirty()
+            self._rebalancer.mark_dirty()
         self._config = config
+        self._rebalancer.config = config
 
     def adopt(self, positions: Iterable[Position], client_ids: Iterable[str]) -> list[str]:
         """Take the layer's hedge back after ``--adopt``: long VX/VXM futures of one root and
@@ -183,7 +172,7 @@ class HedgeActor:
         unmapped = self._book.adopt(pos for pos in positions if pos.layer == LAYER)
         if self._book:
             self._position_id = f"VH-{self._next_id:06d}"
-            self._mark_dirty()
+            self._rebalancer.mark_dirty()
         return unmapped
 
     # -- queries --------------------------------------------------------------------------------
@@ -222,24 +211,22 @@ class HedgeActor:
                 return
         if self._state.regime is Regime.CALM:
             return
-        self._maybe_rebalance(snap)
+        trade = self._rebalancer.check(snap, self._book)
+        if trade is not None:
+            self._send(trade.kind, trade.legs, trade.intent, trade.reason, trade.previous_rebalance)
 
     def on_account_marked(self, event: AccountMarked) -> None:
         self._equity = event.equity
 
     def on_regime_changed(self, event: RegimeChanged) -> None:
-        """Engagement (CALM to ELEVATED or STRESS) re-sizes at once; CALM to ELEVATED also lifts
-        the RSI exit's rebuild block."""
-        if event.previous is not Regime.CALM or event.current is Regime.CALM:
-            return
-        if event.current is Regime.ELEVATED and self._rsi_blocked:
-            self._rsi_blocked = False
-            log.info("hedge_rebuild_allowed", layer=LAYER, why="regime re-entered elevated")
-        self._mark_dirty()
+        """Engagement (CALM to ELEVATED or STRESS) re-sizes at once, unless the snapshot it came
+        from was already sized in the new regime; CALM to ELEVATED also lifts the RSI exit's
+        rebuild block (:meth:`~strategies.hedge_rebalance.Rebalancer.on_regime_changed`)."""
+        self._rebalancer.on_regime_changed(event)
 
     def on_condor_changed(self, event: object) -> None:
         """A condor opened, closed or rolled: the book's vega changed, re-size at once."""
-        self._mark_dirty()
+        self._rebalancer.mark_dirty()
 
     def on_order_filled(self, fill: OrderFilled) -> None:
         working = self._working
@@ -262,7 +249,7 @@ class HedgeActor:
                         self._position_id,
                         self._book.symbols(),
                         self.held(),
-                        fill.net_price,
+                        _per_contract(fill, self.held()),
                     )
                 )
         elif working.kind == "roll":
@@ -275,12 +262,12 @@ class HedgeActor:
                     ", ".join(old),
                     ", ".join(self._book.symbols()),
                     self.held(),
-                    fill.net_price,
+                    _per_contract(fill, self.held()),
                 )
             )
         elif not self._book:
             rule = self._exit_rule if working.kind == "exit" else "rebalance"
-            self._closed(fill.ts, rule, before, fill.net_price)
+            self._closed(fill.ts, rule, before, _per_contract(fill, before))
 
     def on_order_rejected(self, event: OrderRejected) -> None:
         working = self._working
@@ -288,17 +275,20 @@ class HedgeActor:
             return
         self._working = None
         if working.kind in ("open", "reduce"):
-            # The rebalance did not happen; an add is not tried again this session (the same
-            # order would meet the same answer), a reduction at the next check.
-            self._last_rebalance = working.previous_rebalance
-            if working.kind == "open":
-                self._no_open_session = self._state.session_index
-            log.info(
-                "hedge_rebalance_rejected",
-                layer=LAYER,
-                kind=working.kind,
-                reason=event.reason.value,
-            )
+            self._rebalancer.rejected(working.kind, working.previous_rebalance, event.reason.value)
+            return
+        if (
+            working.kind == "roll"
+            and event.reason is RejectReason.TRADING_PAUSED
+            and not self._flattening
+        ):
+            # The combo opens a leg, which a pause blocks until it lifts, maybe past the front's
+            # settlement; the closing half is never blocked: send it alone (module docstring).
+            log.warning("hedge_roll_paused", layer=LAYER, position_id=self._position_id)
+            self._rolling = False
+            self._attempts = 0
+            self._exit_rule = "roll"
+            self._send_exit()
             return
         # An exit or a roll stays decided; resend with a backoff so a persistent reject cannot
         # flood the broker.
@@ -371,7 +361,7 @@ class HedgeActor:
             )
         )
         if rule is ExitRule.RSI:
-            self._rsi_blocked = True
+            self._rebalancer.rsi_blocked = True
         self._rolling = False
         self._attempts = 0
         self._exit_rule = rule.value
@@ -404,142 +394,7 @@ class HedgeActor:
             return
         self._send("roll", legs, OrderIntent.OPEN, "roll")
 
-    # -- rebalancing ----------------------------------------------------------------------------
-
-    def _maybe_rebalance(self, snap: MarketSnapshot) -> None:
-        state = self._state
-        if self._next_check is not None and snap.ts < self._next_check:
-            return
-        if (
-            not self._dirty
-            and state.session_index - self._last_rebalance < self._config.hedge.rebalance_interval
-        ):
-            return
-        self._next_check = snap.ts + timedelta(minutes=RECHECK_MINUTES)
-        may_open = self._may_open(snap)
-        if not self._book and not may_open:
-            return  # nothing to reduce; a pending re-size waits for the block to lift
-        if may_open:
-            self._dirty = False
-        sizing = self._size(snap)
-        if sizing is None:
-            return
-        terms, size = sizing.terms, sizing.size
-        held = self.held()
-        if self._book.holds_other_than(terms.contract):
-            log.info(
-                "hedge_instrument_changed",
-                layer=LAYER,
-                held=list(self._book.symbols()),
-                target_contract=terms.contract.symbol,
-                why="closed now, rebuilt in the configured instrument at the next check",
-            )
-            self._mark_dirty()
-            self._rebalance_order(0, held, terms.contract)
-            return
-        target = size.target
-        rebalance = target != held and (target < held or may_open)
-        key = (self._state.session_index, size.rounded, target)
-        if size.capped and (rebalance or self._capped_key != key):
-            # Once a session while the cap binds, and with every rebalance it shapes.
-            self._capped_key = key
-            self._publish(
-                HedgeCarryCapped(
-                    snap.ts,
-                    terms.contract.symbol,
-                    size.rounded,
-                    target,
-                    terms.carry_per_contract,
-                    size.max_carry,
-                )
-            )
-        if not rebalance:
-            return
-        self._publish(
-            HedgeRebalanced(
-                snap.ts,
-                self._config.hedge.instrument,
-                terms.contract.symbol,
-                vega_dollars=sizing.vega_dollars,
-                beta=sizing.beta,
-                iv_beta=self._config.hedge.iv_beta,
-                carry=size.carry,
-                h_eff=size.h_eff,
-                n_vx=size.n_vx,
-                target=target,
-                held=held,
-                carry_per_day=target * terms.carry_per_contract,
-                theta_income_per_day=sizing.theta_income_per_day,
-                option_delta=terms.option_delta,
-            )
-        )
-        self._rebalance_order(target, held, terms.contract)
-
-    def _rebalance_order(self, target: int, held: int, contract: Contract) -> None:
-        """Buy ``target - held`` of ``contract``, or sell ``held - target``, oldest lots first."""
-        previous = self._last_rebalance
-        self._last_rebalance = self._state.session_index
-        if target > held:
-            reason = "rebalance" if held else "entry"
-            self._send("open", [(contract, target - held)], OrderIntent.OPEN, reason, previous)
-            return
-        legs = self._book.reduce_legs(held - target)
-        self._send("reduce", legs, OrderIntent.CLOSE, "rebalance", previous)
-
-    def _size(self, snap: MarketSnapshot) -> _Sizing | None:
-        """Size the hedge at ``snap``; publish the below-minimum notice (once a session)."""
-        cfg = self._config.hedge
-        expiry = hedge_expiry(snap.vix_expiries, snap.session, cfg.roll_days)
-        if expiry is None:
-            return None
-        terms = instrument_terms(snap, cfg.instrument, expiry, cfg.call_delta)
-        if terms is None:
-            return None
-        greeks = self._condor_greeks(snap)
-        beta = self._state.hedge_beta(expiry)
-        size = size_hedge(
-            vega_dollars=greeks.vega_dollars,
-            theta_income_per_day=greeks.theta_per_day,
-            beta=beta,
-            iv_beta=cfg.iv_beta,
-            h=cfg.h,
-            vrp_scale=cfg.vrp_scale,
-            future=terms.future,
-            vix=snap.vix,
-            contracts_per_vx=terms.contracts_per_vx,
-            carry_per_contract=terms.carry_per_contract,
-            max_carry_fraction=cfg.max_carry_fraction,
-        )
-        session = self._state.session_index
-        if size.below_minimum and self._below_minimum_session != session:
-            self._below_minimum_session = session
-            self._publish(
-                HedgeBelowMinimum(
-                    snap.ts, cfg.instrument, size.raw, greeks.vega_dollars, beta, size.h_eff
-                )
-            )
-        return _Sizing(terms, size, greeks.vega_dollars, greeks.theta_per_day, beta)
-
-    def _may_open(self, snap: MarketSnapshot) -> bool:
-        """Whether the hedge may be opened or increased now (module docstring)."""
-        state = self._state
-        if state.hedge_hold or self._no_open_session == state.session_index:
-            return False
-        if not self._config.exits.rules.applies(LAYER, ExitRule.RSI.value):
-            return True
-        rsi = state.rsi(snap)
-        if self._rsi_blocked:
-            if rsi is None or rsi <= self._config.rsi.rebuild_above:
-                return False
-            self._rsi_blocked = False
-            log.info("hedge_rebuild_allowed", layer=LAYER, why="rsi back above", rsi=rsi)
-        return rsi is None or rsi >= self._config.rsi.exit_below
-
     # -- bookkeeping ----------------------------------------------------------------------------
-
-    def _mark_dirty(self) -> None:
-        self._dirty = True
-        self._next_check = None
 
     def _send(
         self,
@@ -571,14 +426,14 @@ class HedgeActor:
         before = self.held()
         self._book.apply(fill.legs)
         if before and not self._book:
-            self._closed(fill.ts, fill.reason, before, fill.net_price)
+            self._closed(fill.ts, fill.reason, before, _per_contract(fill, before))
 
     def _closed(self, ts: datetime, rule: str, quantity: int, price: float) -> None:
         """The hedge went to zero: count it and publish ``PositionClosed`` (``price``: net
-        points per unit, negative a credit received)."""
-        # A close counts as a rebalance for the interval: calls that just took profit, or a
-        # flattened hedge, are rebuilt at the next rebalance (or condor change), not in minutes.
-        self._last_rebalance = self._state.session_index
+        points per contract, negative a credit received)."""
+        self._rebalancer.closed()
+        if rule == "roll":
+            self._rebalancer.mark_dirty()  # the roll's new leg, at the next check
         self.stats.closed += 1
         self.stats.exits[rule] += 1
         self._publish(PositionClosed(ts, LAYER, self._position_id, rule, quantity, price))

@@ -3,7 +3,8 @@
 The hedge is held in lots, one per contract, oldest first. Futures hedges hold one lot; calls
 are held in lots per strike: additions buy the strike nearest ``call_delta`` (a new lot, or
 averaged into the lot of that strike), reductions sell the oldest lots first (what remains is the
-part closest to the target delta), and a roll sells every lot and buys as many target-delta calls
+part closest to the target delta), each lot's contracts counted at its own delta
+(:meth:`HedgeBook.reduce_vx_legs`), and a roll sells every lot and buys as many target-delta calls
 in the new expiry. Take-profit compares the lots' mid value with what they cost.
 
 Bookkeeping only: the actor (:mod:`strategies.hedge`) decides what to trade and when; this module
@@ -12,6 +13,7 @@ keeps the lots and builds the legs of the orders it sends, as ``(contract, signe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +46,19 @@ def instrument_kind(contract: Contract) -> str | None:
     if isinstance(contract, OptionContract) and contract.root is Root.VIX:
         return "call" if contract.right is Right.CALL else None
     return None
+
+
+def _vx_per_contract(contract: Contract, snap: MarketSnapshot | None) -> float | None:
+    """VX equivalents of one contract: VXM 0.1, VX 1, a call its delta x 100 / 1000 at ``snap``
+    (None without greeks there or without a snapshot)."""
+    if isinstance(contract, FutureContract):
+        return contract.multiplier / VX_MULTIPLIER
+    if snap is None:
+        return None
+    greeks = snap.option_greeks(contract)
+    if greeks is None:
+        return None
+    return float(greeks.delta) * contract.multiplier / VX_MULTIPLIER
 
 
 class HedgeBook:
@@ -90,14 +105,9 @@ class HedgeBook:
         call without greeks there, or without a snapshot, counts 0)."""
         total = 0.0
         for contract, lot in self._lots.items():
-            if isinstance(contract, FutureContract):
-                total += lot.quantity * contract.multiplier / VX_MULTIPLIER
-            elif snap is not None:
-                greeks = snap.option_greeks(contract)
-                if greeks is not None:
-                    total += (
-                        lot.quantity * float(greeks.delta) * contract.multiplier / VX_MULTIPLIER
-                    )
+            per = _vx_per_contract(contract, snap)
+            if per is not None:
+                total += lot.quantity * per
         return total
 
     def value(self, snap: MarketSnapshot) -> tuple[float | None, float]:
@@ -128,6 +138,24 @@ class HedgeBook:
             legs.append((c, -take))
             left -= take
             if left == 0:
+                break
+        return legs
+
+    def reduce_vx_legs(self, snap: MarketSnapshot, vx: float) -> list[Leg]:
+        """Sell about ``vx`` VX equivalents, oldest lots first, each lot's contracts counted at
+        its own VX equivalents per contract at ``snap`` (to the nearest whole contract; a lot
+        that covers the rest ends the order). A call without greeks there is skipped (kept)."""
+        legs: list[Leg] = []
+        left = vx
+        for c, lot in self._lots.items():
+            per = _vx_per_contract(c, snap)
+            if per is None:
+                continue
+            take = lot.quantity if per <= 0.0 else min(lot.quantity, math.floor(left / per + 0.5))
+            if take > 0:
+                legs.append((c, -take))
+                left -= take * per
+            if take < lot.quantity:
                 break
         return legs
 

@@ -9,6 +9,13 @@ size; this module says *how much*.
     h_eff  = h / (1 + c / vrp_scale),  c = max(0, F / VIX - 1)
     target = round(n x contracts_per_vx)                    0 when under half a contract
     carry  = target x carry_per_contract <= max_carry_fraction x condor theta income (else capped)
+    wanted = n x contracts_per_vx, or the capped target     unrounded, what a rebalance aims at
+
+What a rebalance trades (:func:`contracts_to_trade`, SPEC "rebalances when the target moves by a
+whole contract"): from flat, ``round(wanted)`` (halves up; nothing under half a contract); with a
+hedge held, nothing until ``|wanted - held| >= 1``, then the difference to ``round(wanted)``. A
+target wobbling across x.5 thus trades once, not at every check, and a target of 0 (no condors)
+closes a hedge of one.
 """
 
 from __future__ import annotations
@@ -64,6 +71,22 @@ def vx_target(h_eff: float, iv_beta: float, vega_dollars: float, beta: float) ->
 def round_contracts(raw: float) -> int:
     """Nearest whole contract, halves rounded up (so 0.5 -> 1 and anything below 0.5 -> 0)."""
     return max(0, math.floor(raw + 0.5))
+
+
+def contracts_to_trade(wanted: float, held: float, *, flat: bool) -> int:
+    """Signed contracts a rebalance buys (+) or sells (-) toward ``wanted`` unrounded contracts.
+
+    ``held`` is the hedge in contracts of the target instrument (for calls: its VX equivalents x
+    contracts per VX, so lots at other strikes count at their own delta); ``flat`` says nothing
+    is held. From flat: ``round(wanted)``. Held: 0 while ``|wanted - held| < 1``, else
+    ``round(wanted - held)`` (halves up), which for a whole ``held`` is ``round(wanted) - held``.
+    """
+    if flat:
+        return round_contracts(wanted)
+    gap = wanted - held
+    if abs(gap) < 1.0:
+        return 0
+    return math.floor(gap + 0.5)
 
 
 def futures_carry_per_contract(
@@ -171,6 +194,9 @@ class HedgeSize:
     """Contracts after the carry cap."""
     max_carry: float
     """Dollars per day the carry check allows."""
+    wanted: float
+    """Unrounded target contracts after the carry cap: ``raw``, or ``target`` when capped (what
+    :func:`contracts_to_trade` aims at)."""
 
     @property
     def below_minimum(self) -> bool:
@@ -205,4 +231,5 @@ def size_hedge(
     target, max_carry = carry_cap(
         rounded, carry_per_contract, theta_income_per_day, max_carry_fraction
     )
-    return HedgeSize(c, h_eff, n_vx, raw, rounded, target, max_carry)
+    wanted = float(target) if target < rounded else raw
+    return HedgeSize(c, h_eff, n_vx, raw, rounded, target, max_carry, wanted)

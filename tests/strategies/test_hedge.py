@@ -135,18 +135,24 @@ class Harness:
         self._last: MarketSnapshot | None = None
         self._seq = 0
 
-    def step(self, s: MarketSnapshot) -> list[object]:
-        """Run one snapshot through the state and the actor (RegimeChanged routed as the daemon
-        does), fill new orders at mid when autofill is on; return what was published."""
+    def step(self, s: MarketSnapshot, late_regime: bool = False) -> list[object]:
+        """Run one snapshot through the state and the actor, fill new orders at mid when
+        autofill is on; return what was published. RegimeChanged reaches the actor before the
+        snapshot, or with ``late_regime`` after it, as the daemon's bus delivers it (queued behind
+        the snapshot's other handlers)."""
         self._seq += 1
         object.__setattr__(s, "seq", self._seq)
         start = len(self.out)
         self.state.on_market_snapshot(s)
-        for event in self.out[start:]:
-            if isinstance(event, RegimeChanged):
+        changes = [e for e in self.out[start:] if isinstance(e, RegimeChanged)]
+        if not late_regime:
+            for event in changes:
                 self.actor.on_regime_changed(event)
         mark = len(self.out)
         self.actor.on_market_snapshot(s)
+        if late_regime:
+            for event in changes:
+                self.actor.on_regime_changed(event)
         self._last = s
         if self.autofill:
             for order in [e for e in self.out[mark:] if isinstance(e, SubmitOrder)]:
@@ -380,6 +386,108 @@ def test_a_condor_change_resizes_at_the_next_snapshot_inside_the_interval() -> N
     assert [o.quantity for o in h.orders()] == [2, 3]
 
 
+def test_a_target_wobbling_across_a_half_trades_only_a_whole_contract_away() -> None:
+    # VX in backwardation: the unrounded target is |vega| / 1000 contracts
+    book = Book(vega=-2_400.0)
+    h = Harness(book, instrument="future")
+    h.step(snap(vix=18.0, front=17.0))
+    assert [o.quantity for o in h.orders()] == [2]  # from flat: round(2.4)
+    for day, vega in enumerate((-2_600.0, -2_400.0, -2_900.0, -2_100.0), start=1):
+        book.vega = vega  # 2.6, 2.4, 2.9, 2.1: all less than a contract from the 2 held
+        h.step(snap(session(day), vix=18.0, front=17.0))
+    assert len(h.orders()) == 1 and len(h.rebalances()) == 1
+    book.vega = -3_000.0  # a whole contract away: to round(3.0)
+    h.step(snap(session(5), vix=18.0, front=17.0))
+    buy = h.orders()[-1]
+    assert (buy.intent, buy.quantity, h.actor.held()) == (OrderIntent.OPEN, 1, 3)
+    book.vega = -1_600.0  # 1.4 from the 3 held: to round(1.6) = 2
+    h.step(snap(session(6), vix=18.0, front=17.0))
+    cut = h.orders()[-1]
+    assert (cut.intent, cut.quantity, h.actor.held()) == (OrderIntent.CLOSE, 1, 2)
+    assert [(e.target, e.held) for e in h.rebalances()] == [(2, 0), (3, 2), (2, 3)]
+
+
+def test_a_hedge_of_one_is_kept_near_half_a_contract_and_closed_at_a_target_of_zero() -> None:
+    book = Book(vega=-500.0)
+    h = Harness(book, instrument="future")
+    h.step(snap(vix=18.0, front=17.0))  # 0.5 from flat: one contract
+    assert h.actor.held() == 1
+    book.vega = -400.0  # 0.4: under half a contract, but not a whole contract from 1
+    h.step(snap(session(1), vix=18.0, front=17.0))
+    assert h.actor.held() == 1 and len(h.orders()) == 1
+    book.vega = 0.0  # no condors: 0 is a whole contract from 1
+    h.step(snap(session(2), vix=18.0, front=17.0))
+    assert h.actor.held() == 0 and h.actor.stats.exits == {"rebalance": 1}
+
+
+def _call_lots(h: Harness) -> dict[Contract, int]:
+    """The call hedge's lots, from its fills (what the broker would hold)."""
+    lots: dict[Contract, int] = {}
+    for order in h.orders():
+        for leg in order.legs:
+            lots[leg.contract] = lots.get(leg.contract, 0) + leg.ratio * order.quantity
+    return {c: n for c, n in lots.items() if n}
+
+
+def _vx_of(s: MarketSnapshot, lots: dict[Contract, int]) -> float:
+    total = 0.0
+    for contract, n in lots.items():
+        assert isinstance(contract, OptionContract)
+        greeks = s.option_greeks(contract)
+        assert greeks is not None
+        total += n * float(greeks.delta) * 100 / 1000
+    return total
+
+
+def test_calls_rebalance_on_vx_equivalents_not_on_contract_counts() -> None:
+    # backwardation throughout: c = 0, h_eff = h, n = 0.5 x 9000 / 500 = 9 VX equivalents
+    h = Harness(Book(vega=-9_000.0), instrument="call")
+    h.step(snap(vix=18.0, front=17.0))
+    first = _call_lots(h)
+    s = snap(session(1), vix=17.0, front=16.0)  # the calls held lose delta
+    held_vx = _vx_of(s, first)
+    h.step(s)
+    ev = h.rebalances()[-1]
+    assert ev.option_delta is not None and ev.n_vx == pytest.approx(9.0)
+    per_vx = 1000 / (ev.option_delta * 100)
+    assert ev.held == sum(first.values())  # contracts held, whatever their strike
+    add = h.orders()[-1]
+    strike = s.vix_chain(FRONT).strike_nearest_delta(Right.CALL, 0.30)
+    assert add.intent is OrderIntent.OPEN and add.reason == "rebalance"
+    assert [leg.contract for leg in add.legs] == [
+        OptionContract(Root.VIX, FRONT, strike, Right.CALL)
+    ]
+    assert add.quantity == math.floor((9.0 - held_vx) * per_vx + 0.5) > 1
+    assert h.actor.vx_equivalents() == pytest.approx(9.0, abs=0.5 / per_vx)
+
+
+def test_calls_reduce_oldest_lots_first_each_counted_at_its_own_delta() -> None:
+    # without take-profit: the calls double in value on the way
+    h = Harness(Book(vega=-9_000.0), hedge_rules=("unwind", "rsi"), instrument="call")
+    h.step(snap(vix=18.0, front=17.0))
+    h.step(snap(session(1), vix=17.0, front=16.0))
+    lots = _call_lots(h)
+    oldest, newer = list(lots)
+    assert oldest != newer
+    s = snap(session(2), vix=20.0, front=19.5)  # every lot gains delta: over-hedged
+    held_vx = _vx_of(s, lots)
+    h.step(s)
+    ev = h.rebalances()[-1]
+    assert ev.option_delta is not None and ev.held == sum(lots.values())
+    per_vx = 1000 / (ev.option_delta * 100)
+    gap = math.floor((9.0 - held_vx) * per_vx + 0.5) / per_vx  # whole target-strike contracts
+    assert isinstance(oldest, OptionContract)
+    greeks = s.option_greeks(oldest)
+    assert greeks is not None and gap < 0
+    oldest_vx = float(greeks.delta) * 100 / 1000
+    expected = math.floor(-gap / oldest_vx + 0.5)
+    assert expected < lots[oldest]
+    cut = h.orders()[-1]
+    assert (cut.intent, cut.reason, cut.quantity) == (OrderIntent.CLOSE, "rebalance", expected)
+    assert [(leg.contract, leg.ratio) for leg in cut.legs] == [(oldest, -1)]
+    assert h.actor.vx_equivalents() == pytest.approx(9.0, abs=0.5 * oldest_vx + 0.5 / per_vx)
+
+
 def test_nothing_is_sized_while_nothing_can_happen() -> None:
     book = Book(vega=-2_000.0)
     h = Harness(book, instrument="future")
@@ -400,6 +508,34 @@ def test_engagement_from_calm_resizes_at_once() -> None:
     h.step(snap(vix=14.0, front=15.0, minute=5))  # CALM: unwound
     assert h.actor.held() == 0
     h.step(snap(vix=17.0, front=16.0, minute=10))  # re-engaged in the same session
+    assert [o.reason for o in h.orders()] == ["entry", "unwind", "entry"]
+    assert h.actor.held() == 3
+
+
+def test_engagement_sizes_once_when_the_regime_event_arrives_after_the_snapshot() -> None:
+    # The daemon's bus queues RegimeChanged behind the snapshot's handlers: the actor has
+    # already seen the new regime in the state and sized the hedge at that snapshot.
+    book = Book(vega=-3_000.0)
+    h = Harness(book, instrument="future")
+    h.step(snap(vix=15.0, front=16.0), late_regime=True)
+    h.step(snap(vix=18.0, front=17.0, minute=1), late_regime=True)  # CALM -> ELEVATED
+    assert h.state.regime is Regime.ELEVATED
+    assert [o.quantity for o in h.orders()] == [3] and book.calls == 1
+    book.vega = -5_000.0  # the book drifts, no condor changed: nothing more this session
+    for minute in range(2, 120):
+        h.step(snap(vix=18.0, front=17.0, minute=minute), late_regime=True)
+    assert len(h.orders()) == 1 and book.calls == 1 and len(h.rebalances()) == 1
+
+
+def test_a_late_engagement_event_still_resizes_when_the_snapshot_could_not() -> None:
+    # unwound in CALM this session: the interval holds the engaging snapshot back, the event
+    # then re-sizes at the next one
+    h = Harness(Book(vega=-3_000.0), instrument="future")
+    h.step(snap(vix=18.0, front=17.0), late_regime=True)
+    h.step(snap(vix=14.0, front=15.0, minute=5), late_regime=True)
+    assert h.actor.held() == 0
+    h.step(snap(vix=17.0, front=16.0, minute=10), late_regime=True)
+    h.step(snap(vix=17.0, front=16.0, minute=11), late_regime=True)
     assert [o.reason for o in h.orders()] == ["entry", "unwind", "entry"]
     assert h.actor.held() == 3
 
@@ -456,7 +592,7 @@ def test_a_rejected_roll_is_retried_until_it_goes_through() -> None:
     h.step(snap(date(2025, 2, 12), vix=18.0, front=17.0))
     roll = h.orders()[-1]
     h.actor.on_order_rejected(
-        OrderRejected(h.last.ts, roll.client_order_id, "hedge", RejectReason.TRADING_PAUSED, "")
+        OrderRejected(h.last.ts, roll.client_order_id, "hedge", RejectReason.NO_QUOTE, "")
     )
     h.autofill = True
     h.step(snap(date(2025, 2, 12), vix=18.0, front=17.0, minute=1))
@@ -464,6 +600,71 @@ def test_a_rejected_roll_is_retried_until_it_goes_through() -> None:
     assert retry.reason == "roll" and retry.client_order_id != roll.client_order_id
     assert retry.legs == roll.legs and h.actor.stats.rolls == {"hedge": 1}
     assert len(h.of(HedgeRolled)) == 1
+
+
+def test_a_roll_rejected_while_paused_closes_the_front_month_and_rebuilds_later() -> None:
+    # SPEC 9: a pause never blocks a closing order; the roll's closing half goes out alone
+    h = Harness(Book(vega=-3_000.0), instrument="future")
+    h.step(snap(date(2025, 2, 11), vix=18.0, front=17.0))
+    h.autofill = False
+    h.step(snap(date(2025, 2, 12), vix=18.0, front=17.0))
+    roll = h.orders()[-1]
+    assert roll.reason == "roll" and roll.intent is OrderIntent.OPEN
+    h.actor.on_order_rejected(
+        OrderRejected(h.last.ts, roll.client_order_id, "hedge", RejectReason.TRADING_PAUSED, "")
+    )
+    close = h.orders()[-1]
+    front = FutureContract(FutureRoot.VX, FRONT)
+    assert (close.intent, close.reason, close.quantity) == (OrderIntent.CLOSE, "roll", 3)
+    assert [(leg.contract, leg.ratio) for leg in close.legs] == [(front, -1)]
+    h.actor.on_order_filled(fill(close, h.last))
+    assert h.actor.held() == 0 and h.actor.stats.rolls == {}
+    (closed,) = h.of(PositionClosed)
+    assert isinstance(closed, PositionClosed) and (closed.rule, closed.quantity) == ("roll", 3)
+    assert h.actor.stats.exits == {"roll": 1} and h.actor.stats.closed == 1
+    h.autofill = True
+    h.step(snap(date(2025, 2, 12), vix=18.0, front=17.0, minute=1))  # trading resumed
+    rebuilt = h.orders()[-1]
+    assert (rebuilt.intent, rebuilt.reason, rebuilt.quantity) == (OrderIntent.OPEN, "entry", 3)
+    assert rebuilt.legs[0].contract == FutureContract(FutureRoot.VX, SECOND)
+    assert h.actor.held() == 3 and h.actor.stats.opened == 2
+
+
+def _two_call_lots(days: tuple[date, date]) -> tuple[Harness, dict[Contract, int]]:
+    """A call hedge bought on ``days[0]`` and added to at another strike on ``days[1]``."""
+    h = Harness(Book(vega=-9_000.0), instrument="call")
+    h.step(snap(days[0], vix=18.0, front=17.0))
+    h.step(snap(days[1], vix=17.0, front=16.0))
+    lots = _call_lots(h)
+    assert len(lots) == 2
+    return h, lots
+
+
+def test_a_ratio_roll_reports_its_net_price_per_contract_rolled() -> None:
+    h, lots = _two_call_lots((date(2025, 2, 10), date(2025, 2, 11)))
+    s = snap(date(2025, 2, 12), vix=17.0, front=16.0)
+    h.step(s)
+    roll = h.orders()[-1]
+    assert roll.reason == "roll" and len(roll.legs) == 3 and roll.quantity > 1
+    new = roll.legs[-1].contract
+    contracts = sum(lots.values())
+    paid = contracts * mid(s, new) - sum(n * mid(s, c) for c, n in lots.items())
+    (rolled,) = h.of(HedgeRolled)
+    assert isinstance(rolled, HedgeRolled) and rolled.quantity == contracts
+    assert rolled.net_price == pytest.approx(paid / contracts)
+
+
+def test_a_close_across_strikes_reports_its_price_per_contract() -> None:
+    h, lots = _two_call_lots((MON, session(1)))
+    s = snap(session(1), vix=15.0, front=16.0, minute=1)  # CALM: unwound
+    h.step(s)
+    close = h.orders()[-1]
+    assert close.reason == "unwind" and len(close.legs) == 2
+    contracts = sum(lots.values())
+    (closed,) = h.of(PositionClosed)
+    assert isinstance(closed, PositionClosed) and closed.quantity == contracts
+    received = sum(n * mid(s, c) for c, n in lots.items())
+    assert closed.price == pytest.approx(-received / contracts)
 
 
 def test_a_reconfigured_instrument_closes_the_old_hedge_and_builds_the_new_one() -> None:

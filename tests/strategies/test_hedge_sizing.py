@@ -14,6 +14,7 @@ from strategies.hedge_sizing import (
     call_carry_per_contract,
     carry_cap,
     contango,
+    contracts_to_trade,
     effective_ratio,
     futures_carry_per_contract,
     hedge_expiry,
@@ -54,6 +55,31 @@ def test_a_book_that_is_not_short_vega_needs_no_long_vix_hedge() -> None:
 )
 def test_rounding_is_to_the_nearest_contract_halves_up(raw: float, contracts: int) -> None:
     assert round_contracts(raw) == contracts
+
+
+@pytest.mark.parametrize(
+    ("target", "held", "flat", "trade"),
+    [
+        (0.49, 0.0, True, 0),  # under half a contract: no hedge
+        (0.5, 0.0, True, 1),  # from flat, halves round up
+        (2.6, 0.0, True, 3),
+        (2.6, 2.0, False, 0),  # held: less than a whole contract away
+        (2.99, 2.0, False, 0),
+        (3.0, 2.0, False, 1),  # a whole contract away: to round(target)
+        (3.6, 2.0, False, 2),
+        (1.4, 2.0, False, 0),
+        (0.4, 1.0, False, 0),
+        (1.0, 2.0, False, -1),
+        (0.0, 1.0, False, -1),  # nothing to hedge closes a hedge of one
+        (0.6, 2.0, False, -1),  # 1.4 below: to round(0.6) = 1
+        (5.0, 3.4, False, 2),  # calls: held counted in target-strike contracts
+        (5.0, 4.3, False, 0),
+    ],
+)
+def test_a_held_hedge_trades_only_when_the_target_is_a_whole_contract_away(
+    target: float, held: float, flat: bool, trade: int
+) -> None:
+    assert contracts_to_trade(target, held, flat=flat) == trade
 
 
 def test_futures_carry_is_the_roll_down_toward_spot_per_calendar_day() -> None:
@@ -150,3 +176,22 @@ def test_size_hedge_end_to_end() -> None:
     assert (size.rounded, size.target, size.max_carry) == (100, 80, 400.0)
     assert size.capped and not size.below_minimum
     assert math.isclose(size.raw, 100.0)
+    assert size.wanted == 80.0  # the cap applies to the unrounded target first
+
+
+def test_an_uncapped_size_wants_the_unrounded_target() -> None:
+    # backwardation, c = 0: n = 0.5 x 2600 / 500 = 2.6 VX = 2.6 VX contracts
+    size = size_hedge(
+        vega_dollars=-2_600.0,
+        theta_income_per_day=50_000.0,
+        beta=0.5,
+        iv_beta=1.0,
+        h=0.5,
+        vrp_scale=0.2,
+        future=17.0,
+        vix=18.0,
+        contracts_per_vx=1.0,
+        carry_per_contract=-62.5,
+        max_carry_fraction=0.5,
+    )
+    assert size.wanted == pytest.approx(2.6) and (size.rounded, size.target) == (3, 3)

@@ -62,7 +62,8 @@ def _snap(seq: int, session: date, vix: float, **kw: object) -> MarketSnapshot:
 
 
 def _sessions(n: int) -> list[date]:
-    out, d = [], date(2025, 3, 3)
+    out: list[date] = []
+    d = date(2025, 3, 3)
     while len(out) < n:
         if d.weekday() < 5:
             out.append(d)
