@@ -1,10 +1,11 @@
 """`alvh` command line: the one place exceptions become exit codes.
 
-Exit codes: 0 ok, 64 bad arguments (EX_USAGE), 70 internal error or contained handler errors
-(EX_SOFTWARE), 71 cannot bind the API (EX_OSERR), 73 unusable state directory (EX_CANTCREAT),
-74 ledger write failed (EX_IOERR), 76 recovery diverged from the ledger, 78 bad config
-(EX_CONFIG); the API clients add 69 (daemon unreachable, EX_UNAVAILABLE) and 77 (token missing
-or wrong, EX_NOPERM).
+Exit codes: 0 ok, 64 bad arguments (EX_USAGE), 65 bad input data: a session file that cannot
+be read or has a bad header (EX_DATAERR), 70 internal error or contained handler errors
+(EX_SOFTWARE), 71 cannot bind the API (EX_OSERR), 73 unusable state directory or
+session file that cannot be created (EX_CANTCREAT), 74 ledger or session file write failed
+(EX_IOERR), 76 recovery diverged from the ledger, 78 bad config (EX_CONFIG); the API clients add
+69 (daemon unreachable, EX_UNAVAILABLE) and 77 (token missing or wrong, EX_NOPERM).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from daemon.calc import add_calc_parser
 from daemon.client import add_client_parsers
 from daemon.config import ConfigError, load_config
 from daemon.config_cli import add_config_parser
+from daemon.history import register as add_history_parser
 from daemon.logging import configure_logging
+from daemon.report import out_problem, write_report
+from daemon.report import register as add_report_parser
 from daemon.runner import RunSpec
 from market.calendar import CALENDAR_START, CalendarRangeError, trading_calendar
 
@@ -91,6 +95,28 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not 'max' or a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 'max' or a finite number > 0, got {text}")
+    return value
+
+
+def _add_record_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write every snapshot and control event to this session file (gzip if it ends in"
+        " .gz; replaced if it exists)",
+    )
+
+
 def _add_market_args(p: argparse.ArgumentParser, scenario_default: str | None) -> None:
     from market.scenarios import scenario_names
 
@@ -135,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="take the ledger's positions and cash as the truth and go on without re-deriving",
     )
+    _add_record_arg(run)
     run.set_defaults(func=_cmd_run)
 
     sim = sub.add_parser(
@@ -157,7 +184,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="go on from the ledger's positions and cash without re-deriving its history",
     )
+    _add_record_arg(sim)
+    _add_report_arg(sim)
     sim.set_defaults(func=_cmd_simulate)
+
+    rep = sub.add_parser(
+        "replay", help="drive the pipeline from a session file (alvh run/simulate --record)"
+    )
+    rep.add_argument("file", type=Path, metavar="FILE", help="session file (.jsonl or .jsonl.gz)")
+    rep.add_argument(
+        "--speed",
+        type=_speed,
+        default=None,
+        metavar="max|N",
+        help="max: as fast as possible (default); N: N times market time",
+    )
+    rep.add_argument("--state-dir", type=Path, help="directory of the replay's ledger")
+    rep.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    rep_mode = rep.add_mutually_exclusive_group()
+    rep_mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the replay in --state-dir (re-derive it from its ledger, then go on)",
+    )
+    rep_mode.add_argument(
+        "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
+    )
+    _add_report_arg(rep)
+    rep.set_defaults(func=_cmd_replay)
 
     ledger = sub.add_parser("ledger", help="inspect the ledger")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=_Parser)
@@ -168,10 +222,37 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_cmd_ledger_verify)
 
+    add_history_parser(sub, report_writer=write_report)
+    add_report_parser(sub)
     add_calc_parser(sub)
     add_config_parser(sub)
     add_client_parsers(sub)
     return parser
+
+
+def _add_report_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write the HTML report of the run (alvh report) to FILE when it ends",
+    )
+
+
+def _check_report(args: argparse.Namespace) -> None:
+    """Refuse an unusable --report path before a long run, not after it."""
+    if args.report is not None and (problem := out_problem(args.report)):
+        raise _UsageError(f"--report: {problem}")
+
+
+def _write_report(args: argparse.Namespace, ledger_path: Path) -> None:
+    if args.report is not None:
+        summary = write_report(ledger_path, args.report)
+        print(
+            f"alvh: report: {args.report} ({summary['sessions']} sessions,"
+            f" {summary['fills']} fills)",
+            file=sys.stderr,
+        )
 
 
 def _check_span(start: date, days: int) -> None:
@@ -212,6 +293,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     spec = _fresh_spec(args)
     _check_span(spec.start, args.days)
+    _check_report(args)
+    if args.adopt and args.record is not None:
+        raise _UsageError(_ADOPT_RECORD)
     configure_logging(config.runtime.log_level, "json", stream=sys.stderr)
     mode = "resume" if args.resume or args.adopt else "new" if args.new else "fresh"
     state, temporary = open_batch_state_dir(args.state_dir, mode)
@@ -226,8 +310,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             resume=args.resume,
             adopt=args.adopt,
             expect=_given_spec(args) if args.resume or args.adopt else None,
+            record=args.record,
         )
-    if args.json:
+        _write_report(args, state.ledger_path)
+    return _report(summary, args.json)
+
+
+_ADOPT_RECORD = (
+    "--record cannot go with --adopt: an adopted run's books come from the ledger, so its"
+    " recording could not be replayed"
+)
+
+
+def _report(summary: dict[str, object], as_json: bool) -> int:
+    """Print a batch run's summary; exit 70 if handler errors were contained during it."""
+    if as_json:
         print(json.dumps(summary, sort_keys=True, allow_nan=False))
     else:
         _print_summary(summary)
@@ -239,6 +336,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         )
         return EX_SOFTWARE
     return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from daemon.replay import SessionReader, replay
+    from daemon.statedir import open_batch_state_dir
+
+    configure_logging("info", "json", stream=sys.stderr)
+    _check_report(args)
+    with SessionReader(args.file) as reader:
+        configure_logging(reader.header.config.runtime.log_level, "json", stream=sys.stderr)
+        mode = "resume" if args.resume else "new" if args.new else "fresh"
+        state, temporary = open_batch_state_dir(args.state_dir, mode)
+        with state:
+            if temporary:
+                print(f"alvh: state directory: {state.path}", file=sys.stderr)
+            summary = replay(reader, state, resume=args.resume, speed=args.speed)
+            _write_report(args, state.ledger_path)
+    return _report(summary, args.json)
 
 
 def _cmd_ledger_verify(args: argparse.Namespace) -> int:
@@ -283,6 +398,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.log_level is not None:
         overrides.setdefault("runtime", {})["log_level"] = args.log_level
     config = load_config(args.config, overrides)
+    if args.adopt and args.record is not None:
+        raise _UsageError(_ADOPT_RECORD)
     logs_dir = os.environ.get("LOGS_DIRECTORY")
     log_file = (
         Path(logs_dir.split(":")[0]) / "alvh.log"
@@ -302,6 +419,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 adopt=args.adopt,
                 expect=expect,
                 reload_config=lambda: load_config(args.config, overrides),
+                record=args.record,
             )
         )
 
@@ -314,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     from brokers.adopt import AdoptError
     from brokers.ledger import LedgerError
     from brokers.recovery import Divergence
+    from daemon.recording import RecordingCreateError, RecordingError, SessionFileError
     from daemon.runner import ResumeError
     from daemon.statedir import StateDirError
 
@@ -333,6 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     except StateDirError as exc:
         print(f"alvh: error: {exc}", file=sys.stderr)
         return EX_CANTCREAT
+    except SessionFileError as exc:
+        print(f"alvh: error: session file {args.file}: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    except RecordingCreateError as exc:
+        print(f"alvh: error: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    except RecordingError as exc:
+        print(f"alvh: error: recording failed: {exc}", file=sys.stderr)
+        return EX_IOERR
     except ResumeError as exc:
         print(f"alvh: error: {exc}", file=sys.stderr)
         return EX_USAGE

@@ -140,6 +140,9 @@ class Engine:
         self.order_latency: Callable[[float], None] | None = None
         """Called with the seconds from a snapshot's arrival on the bus to the broker's acceptance
         of an order sent at it (the daemon feeds its /metrics histogram with this)."""
+        self.on_control: Callable[[Control, int], None] | None = None
+        """Called with every control event applied (recorded or re-applied) and the feed position
+        it follows (the session recorder listens here)."""
 
         sub = bus.subscribe
         sub(MarketSnapshot, self._on_market_snapshot)
@@ -295,6 +298,8 @@ class Engine:
         ts = self.clock.now()
         if record:
             self.ledger_writer().record_control_event(ts, control.kind, control.to_json())
+        if self.on_control is not None:
+            self.on_control(control, self.ledger.position)
         if control.kind == "reload":
             return self._reload(
                 AppConfig.model_validate_json(control.payload["config"]), ts, record

@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -24,6 +25,9 @@ from daemon.config import AppConfig
 from daemon.engine import Control, Engine, config_hash
 from daemon.logging import REPLAYING
 from market.snapshot import MarketSnapshot
+
+if TYPE_CHECKING:
+    from daemon.recording import Recorder
 
 log = structlog.get_logger("alvh.daemon.pipeline")
 
@@ -59,6 +63,31 @@ class Pipeline:
         self._wanted = wanted_config
         self._started = time.monotonic()
         self._recovering = replay is not None
+        self.recorder: Recorder | None = None
+        """Writes each snapshot handled to a session file (:meth:`record_to`)."""
+        self._before_feed = self._recorded.pop(-1, []) if skip_through < 0 else []
+        """Recorded controls that came before the first snapshot: re-applied before it, now."""
+        if self._before_feed:
+            REPLAYING.active = True
+            for control in self._before_feed:
+                engine.control(control, record=False)
+            REPLAYING.active = False
+
+    @property
+    def adopted_through(self) -> int:
+        """The feed position up to which the books were adopted, not derived (-1: none)."""
+        return self._skip_through
+
+    def record_to(self, recorder: Recorder) -> None:
+        """Record every snapshot from here on and every control event the engine applies."""
+        self.recorder = recorder
+        self.engine.on_control = recorder.control
+        for control in self._before_feed:
+            recorder.control(control, -1)
+
+    def plan(self, position: int, controls: Iterable[Control]) -> None:
+        """Apply ``controls`` after the snapshot at ``position`` (if it comes after recovery)."""
+        self._planned.setdefault(position, []).extend(controls)
 
     @property
     def recovering(self) -> bool:
@@ -71,6 +100,8 @@ class Pipeline:
                 if self.recovering and self.replay is not None and self.replay.caught_up(snap.seq):
                     self._complete_recovery(snap)
             return
+        if self.recorder is not None:
+            self.recorder.snapshot(snap)
         engine = self.engine
         if self._recovering:
             REPLAYING.active = True

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from daemon.bus import EventBus
 from daemon.config import AppConfig
 from daemon.engine import Control, Engine, config_hash
 from daemon.pipeline import Pipeline, recorded_controls
+from daemon.recording import Recorder, RecordingError, SessionHeader
 from daemon.statedir import StateDir
 from market.calendar import trading_calendar
 from market.clock import SimulatedClock
@@ -103,6 +105,7 @@ def prepare(
     adopt: bool = False,
     expect: Mapping[str, object] | None = None,
     planned: Mapping[int, Iterable[Control]] | None = None,
+    follow_config: bool = True,
 ) -> Prepared:
     """Open the state dir's ledger and build the pipeline.
 
@@ -113,7 +116,8 @@ def prepare(
     a command-line config that differs from the ledger's latest takes effect where recovery
     completes (``config_changed``). Adopt: take the ledger's books as they are and go on from
     its last feed position without re-deriving anything; a later resume re-derives only what
-    came after the adopt.
+    came after the adopt. ``follow_config=False`` (a replay) leaves the configs to the ledger
+    and the planned reloads: ``config`` is then only the fresh run's initial one.
     """
     if resume and not state.has_ledger():
         log.warning("ledger_empty_starting_fresh", ledger=str(state.ledger_path))
@@ -156,13 +160,15 @@ def prepare(
             initial = _config_at(ledger, -1)
             replay = LedgerReplay(ledger)
             engine = _start_engine(initial, recorded_spec, replay)
-            pipeline = Pipeline(engine, replay, controls, planned, config)
+            wanted = config if follow_config else None
+            pipeline = Pipeline(engine, replay, controls, planned, wanted)
         else:
             initial = _config_at(ledger, adopted_at)
             replay = LedgerReplay(ledger, after=adopted_at)
             engine, _, _ = _adopted_engine(initial, recorded_spec, ledger, replay, adopted_at)
             later = {pos: c for pos, c in controls.items() if pos > adopted_at}
-            pipeline = Pipeline(engine, replay, later, planned, config, skip_through=adopted_at)
+            wanted = config if follow_config else None
+            pipeline = Pipeline(engine, replay, later, planned, wanted, skip_through=adopted_at)
         return Prepared(initial, recorded_spec, ledger, engine, pipeline)
     except BaseException:
         ledger.close()
@@ -224,6 +230,36 @@ def _clock_for(start: date) -> SimulatedClock:
     return SimulatedClock(open_ts)
 
 
+# -- recording ---------------------------------------------------------------------------------
+
+
+def start_recording(prepared: Prepared, path: Path, source: str) -> Recorder:
+    """Record the prepared run to the session file ``path`` (replaced if it exists).
+
+    The header holds the run's seed, scenario, start and initial config (the ledger's, on a
+    resume); a resume re-derives the run from its start, so the file again holds all of it.
+    A run whose books were adopted cannot be replayed from snapshots: refused (exit 64).
+    """
+    if prepared.pipeline.adopted_through >= 0:
+        raise ResumeError(
+            f"--record: this run adopted its ledger's books at feed position"
+            f" {prepared.pipeline.adopted_through}, so a recording of it could not be replayed;"
+            " start a new run (--new) to record one"
+        )
+    header = SessionHeader(
+        prepared.config,
+        prepared.spec.seed,
+        prepared.spec.scenario,
+        prepared.spec.start,
+        ALVH_VERSION,
+        source,
+        datetime.now(UTC).isoformat(),
+    )
+    recorder = Recorder(path, header)
+    prepared.pipeline.record_to(recorder)
+    return recorder
+
+
 # -- simulate ----------------------------------------------------------------------------------
 
 
@@ -237,13 +273,21 @@ def simulate(
     adopt: bool = False,
     expect: Mapping[str, object] | None = None,
     planned: Mapping[int, Iterable[Control]] | None = None,
+    record: Path | None = None,
 ) -> dict[str, Any]:
     """Run the simulated market through the pipeline for ``days`` sessions in all (a resume
-    re-derives the sessions already run, then goes on); return the whole run's summary."""
+    re-derives the sessions already run, then goes on); return the whole run's summary.
+
+    ``record``: write the run (from its start) to that session file; a write that fails ends
+    the recording, and the run, once finished, raises :class:`RecordingError`.
+    """
     prepared = prepare(
         config, spec, state, resume=resume or adopt, adopt=adopt, expect=expect, planned=planned
     )
+    recorder: Recorder | None = None
     try:
+        if record is not None:
+            recorder = start_recording(prepared, record, "simulate")
         process = prepared.pipeline.process
         market = Simulator(
             prepared.config.market,
@@ -254,7 +298,12 @@ def simulate(
         for snap in market.snapshots(days):
             process(snap)
         prepared.pipeline.finish()
-        return prepared.engine.summary()
+        summary = prepared.engine.summary()
     finally:
+        if recorder is not None:
+            recorder.close()
         prepared.pipeline.close()
         prepared.ledger.close()
+    if recorder is not None and recorder.error is not None:
+        raise RecordingError(f"session file {record}: {recorder.error}")
+    return summary

@@ -28,7 +28,16 @@ from daemon.config import AppConfig, ConfigError
 from daemon.engine import Control, Engine
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
-from daemon.runner import EX_DIVERGED, EX_IOERR, EX_OSERR, EX_SOFTWARE, RunSpec, prepare
+from daemon.recording import FLUSH_INTERVAL_S, Recorder
+from daemon.runner import (
+    EX_DIVERGED,
+    EX_IOERR,
+    EX_OSERR,
+    EX_SOFTWARE,
+    RunSpec,
+    prepare,
+    start_recording,
+)
 from daemon.scheduler import OpsScheduler
 from daemon.sdnotify import Notifier, watchdog_interval, watchdog_task
 from daemon.statedir import StateDir
@@ -82,6 +91,13 @@ async def _feed(
                 await clock.sleep(delay)
         pipeline.process(snap)
         prev = snap.ts
+
+
+async def _flush_recording(recorder: Recorder, clock: LiveClock) -> None:
+    """Hand the recorder's buffered lines to the OS every second, even when the feed is slow."""
+    while True:
+        await clock.sleep(FLUSH_INTERVAL_S)
+        recorder.flush()
 
 
 BACKUPS_KEPT = 14
@@ -159,6 +175,7 @@ async def run_daemon(
     expect: Mapping[str, object] | None = None,
     reload_config: Callable[[], AppConfig] | None = None,
     notifier: Notifier | None = None,
+    record: Path | None = None,
 ) -> int:
     """The daemon: feed and API until SIGTERM/SIGINT; returns the exit code.
 
@@ -167,6 +184,7 @@ async def run_daemon(
     has caught up (EXTEND_TIMEOUT_USEC while it fast-forwards), WATCHDOG=1 from the event loop,
     RELOADING=1 / READY=1 around a SIGHUP reload (``reload_config`` re-reads the config source;
     its hot-reloadable part applies between two snapshots), and STOPPING=1 on shutdown.
+    ``record``: write the run (from its start, recovery included) to that session file.
     """
     notify = notifier if notifier is not None else Notifier.from_environment()
     loop = asyncio.get_running_loop()
@@ -183,6 +201,13 @@ async def run_daemon(
             )
     prepared = prepare(config, spec, state, resume=resume, adopt=adopt and resume, expect=expect)
     engine, ledger, pipeline = prepared.engine, prepared.ledger, prepared.pipeline
+    recorder: Recorder | None = None
+    if record is not None:
+        try:
+            recorder = start_recording(prepared, record, "run")
+        except BaseException:
+            ledger.close()
+            raise
     # The live daemon waits for an operator's resume after a risk halt (SPEC section 9).
     engine.risk.auto_resume = False
     # Every log line of this process carries the run it belongs to (stable across restarts).
@@ -233,6 +258,8 @@ async def run_daemon(
     except OSError as exc:
         log.error("api_bind_failed", host=config.api.host, port=config.api.port, error=str(exc))
         await runner.cleanup()
+        if recorder is not None:
+            recorder.close()
         ledger.close()
         return EX_OSERR
     log.info(
@@ -272,13 +299,16 @@ async def run_daemon(
     interval = watchdog_interval()
     if interval is not None:
         background.add(asyncio.create_task(watchdog_task(notify, interval), name="watchdog"))
+    live = LiveClock()
+    if recorder is not None:
+        background.add(asyncio.create_task(_flush_recording(recorder, live), name="recorder"))
     feed = asyncio.create_task(
         _feed(
             market,
             pipeline,
             config.runtime.time_scale,
             prepared.config.market.cadence_minutes * 60.0,
-            LiveClock(),
+            live,
             notify,
         ),
         name="feed",
@@ -316,6 +346,8 @@ async def run_daemon(
     if exit_code == 0 and not recovering and engine.last_snapshot is not None:
         # Mark where market time stopped: a restart resumes from here, not from the last fill.
         engine.control(Control("stop", {"reason": "signal"}))
+    if recorder is not None:
+        recorder.close()
     ledger.close()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
