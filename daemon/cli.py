@@ -28,6 +28,7 @@ from daemon.config import ConfigError, load_config
 from daemon.config_cli import add_config_parser
 from daemon.history import register as add_history_parser
 from daemon.logging import configure_logging
+from daemon.progress import ProgressBar
 from daemon.report import out_problem, write_report
 from daemon.report import register as add_report_parser
 from daemon.runner import RunSpec
@@ -296,10 +297,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     _check_report(args)
     if args.adopt and args.record is not None:
         raise _UsageError(_ADOPT_RECORD)
-    configure_logging(config.runtime.log_level, "json", stream=sys.stderr)
+    bar = ProgressBar("simulate", unit="sessions")
+    configure_logging(config.runtime.log_level, "json", stream=bar.as_stream())
     mode = "resume" if args.resume or args.adopt else "new" if args.new else "fresh"
     state, temporary = open_batch_state_dir(args.state_dir, mode)
-    with state:
+    with state, bar:
         if temporary:
             print(f"alvh: state directory: {state.path}", file=sys.stderr)
         summary = simulate(
@@ -311,6 +313,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             adopt=args.adopt,
             expect=_given_spec(args) if args.resume or args.adopt else None,
             record=args.record,
+            progress=bar,
         )
         _write_report(args, state.ledger_path)
     return _report(summary, args.json)

@@ -22,6 +22,7 @@ from daemon.bus import EventBus
 from daemon.config import AppConfig
 from daemon.engine import Control, Engine, config_hash
 from daemon.pipeline import Pipeline, recorded_controls
+from daemon.progress import ProgressBar
 from daemon.recording import Recorder, RecordingError, SessionHeader
 from daemon.statedir import StateDir
 from market.calendar import trading_calendar
@@ -274,6 +275,7 @@ def simulate(
     expect: Mapping[str, object] | None = None,
     planned: Mapping[int, Iterable[Control]] | None = None,
     record: Path | None = None,
+    progress: ProgressBar | None = None,
 ) -> dict[str, Any]:
     """Run the simulated market through the pipeline for ``days`` sessions in all (a resume
     re-derives the sessions already run, then goes on); return the whole run's summary.
@@ -295,8 +297,18 @@ def simulate(
             start=prepared.spec.start,
             scenario=prepared.spec.scenario,
         )
-        for snap in market.snapshots(days):
-            process(snap)
+        if progress is None:
+            for snap in market.snapshots(days):
+                process(snap)
+        else:
+            progress.reset(days)
+            session = None
+            for snap in market.snapshots(days):
+                process(snap)
+                if snap.session != session:
+                    session = snap.session
+                    progress.advance()
+            progress.close()
         prepared.pipeline.finish()
         summary = prepared.engine.summary()
     finally:
