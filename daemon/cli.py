@@ -32,6 +32,7 @@ from daemon.progress import ProgressBar
 from daemon.report import out_problem, write_report
 from daemon.report import register as add_report_parser
 from daemon.runner import RunSpec
+from daemon.summary_out import report_summary
 from market.calendar import CALENDAR_START, CalendarRangeError, trading_calendar
 
 EX_USAGE = 64
@@ -316,29 +317,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             progress=bar,
         )
         _write_report(args, state.ledger_path)
-    return _report(summary, args.json)
+    return report_summary(summary, args.json)
 
 
 _ADOPT_RECORD = (
     "--record cannot go with --adopt: an adopted run's books come from the ledger, so its"
     " recording could not be replayed"
 )
-
-
-def _report(summary: dict[str, object], as_json: bool) -> int:
-    """Print a batch run's summary; exit 70 if handler errors were contained during it."""
-    if as_json:
-        print(json.dumps(summary, sort_keys=True, allow_nan=False))
-    else:
-        _print_summary(summary)
-    if summary["handler_errors"]:
-        print(
-            f"alvh: error: {summary['handler_errors']} handler errors were contained during the"
-            " run (see the handler_failed log lines); its results are not trustworthy",
-            file=sys.stderr,
-        )
-        return EX_SOFTWARE
-    return 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -356,7 +341,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 print(f"alvh: state directory: {state.path}", file=sys.stderr)
             summary = replay(reader, state, resume=args.resume, speed=args.speed)
             _write_report(args, state.ledger_path)
-    return _report(summary, args.json)
+    return report_summary(summary, args.json)
 
 
 def _cmd_ledger_verify(args: argparse.Namespace) -> int:
@@ -376,17 +361,6 @@ def _cmd_ledger_verify(args: argparse.Namespace) -> int:
         for line in report.lines():
             print(line)
     return 0 if report.ok else EX_DATAERR
-
-
-def _print_summary(summary: dict[str, object]) -> None:
-    def walk(d: dict[str, object], prefix: str = "") -> None:
-        for key, value in d.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                print(f"{prefix + key:<32} {value}")
-
-    walk(summary)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

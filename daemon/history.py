@@ -8,7 +8,6 @@ as `simulate` over a state directory. The summary is `simulate`'s plus a ``data`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -22,6 +21,7 @@ from daemon.logging import configure_logging
 from daemon.progress import ProgressBar
 from daemon.runner import RunSpec, prepare
 from daemon.statedir import StateDir, open_batch_state_dir
+from daemon.summary_out import report_summary
 from market.history_data import HistoryDataError
 from market.history_feed import HistoryFeed, HistoryInputs
 
@@ -31,7 +31,6 @@ SCENARIO = "history"
 """The run record's scenario for a history run (seed 0, start = the first joined session)."""
 EX_USAGE = 64
 EX_DATAERR = 65
-EX_SOFTWARE = 70
 
 ReportWriter = Callable[[Path, Path], object]
 """``write_report(ledger_path, out_path)``: draws the HTML report from a closed ledger."""
@@ -124,18 +123,7 @@ def run(args: argparse.Namespace) -> int:
             report_writer=writer,
             report_path=args.report,
         )
-    if args.json:
-        print(json.dumps(summary, sort_keys=True, allow_nan=False))
-    else:
-        _print_summary(summary)
-    if summary["handler_errors"]:
-        print(
-            f"alvh: error: {summary['handler_errors']} handler errors were contained during the"
-            " run (see the handler_failed log lines); its results are not trustworthy",
-            file=sys.stderr,
-        )
-        return EX_SOFTWARE
-    return 0
+    return report_summary(summary, args.json)
 
 
 def load_feed(config: AppConfig, inputs: HistoryInputs) -> HistoryFeed:
@@ -211,11 +199,3 @@ def run_history(
     if report_writer is not None and report_path is not None:
         report_writer(state.ledger_path, report_path)
     return summary
-
-
-def _print_summary(summary: dict[str, Any], prefix: str = "") -> None:
-    for key, value in summary.items():
-        if isinstance(value, dict) and value:
-            _print_summary(value, f"{prefix}{key}.")
-        else:
-            print(f"{prefix + key:<40} {value}")
