@@ -7,7 +7,8 @@ The model side is one seeded path of daily closes of the base model (no scenario
 calendar only runs 1990-2040 (about 50 years), so the path is chained from segments: segment ``k``
 replays the calendar from 1990-01-02 with seed ``seed + k``, starting at the VIX and SPX of the
 previous segment's last close; the last segment is cut so the path holds ``years * 252`` sessions.
-At a seam the first open equals the previous close (one overnight step of the model is skipped).
+At a seam the first open equals the previous close (one overnight step of the model is skipped),
+and the VX curve's anchor restarts from that VIX (its slow average forgets the previous segment).
 
 The history side joins ``vix_daily.csv`` and ``spx_daily.csv`` on date (inner join: drops the VIX
 rows on market holidays and the four SPX days without a VIX print) for the VIX and SPX facts, and

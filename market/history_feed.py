@@ -16,8 +16,13 @@ at the options session's close (16:15 ET, or a quarter hour after an early close
 - **VX curve.** With a term structure: the session's listed futures at the close; at the open, the
   previous session's settlements each moved by the model's change from the previous close's VIX to
   the opening VIX (no settlement of the day is known at 09:30; the first session then has no open
-  snapshot). Without one: the simulator's model curve (``SimulatorConfig.vx_curve_level`` and
-  ``vx_curve_half_life_years``) at the snapshot's VIX, for ``vx_curve_points`` expiries.
+  snapshot). Without one: the simulator's model curve at the snapshot's VIX, for
+  ``vx_curve_points`` expiries, with the simulator's moving anchor (:class:`~market.simulator.
+  CurveAnchor`): the slow average of log-VIX starts at the first snapshot's VIX and moves at each
+  snapshot by the session time since the previous one: ``overnight_variance_fraction`` into an
+  open, the rest of the session into a close after an open, a whole session into a close without
+  one, plus a whole session for each exchange session the join dropped in between. The anchor is
+  kept with a term structure too, for the model's move from a close to the next open.
 - **SOQ proxy**: on an SPX monthly expiry, the session's first snapshot carries the SPX open (its
   close when the file has no real open). **VRO proxy**: on a VX settlement Wednesday (by the
   calendar's rule, or an expiry the term structure lists), the first snapshot carries the VIX
@@ -62,7 +67,7 @@ from market.history_data import (
     load_vx,
 )
 from market.macro import macro_events
-from market.simulator import SimulatorConfig
+from market.simulator import CurveAnchor, SimulatorConfig
 from market.snapshot import SPX_EXPIRIES_LISTED, FuturePoint, MarketSnapshot
 from market.surface import VixSpreadModel
 
@@ -98,6 +103,9 @@ class _Session:
     model (None: the model curve, or no open snapshot)."""
     previous_vix: float
     """The VIX at the previous session's close (this VIX's close on the first session)."""
+    sessions_since: int
+    """Exchange sessions from the previous joined session to this one (1 when none was dropped
+    between them; 0 on the first)."""
     with_open: bool
     rate: float
     macro: tuple[str, ...]
@@ -106,12 +114,19 @@ class _Session:
 
 
 def model_curve(
-    market: SimulatorConfig, vix: float, ts: datetime, expiries: tuple[date, ...]
+    market: SimulatorConfig,
+    vix: float,
+    ts: datetime,
+    expiries: tuple[date, ...],
+    anchor: float | None = None,
 ) -> tuple[FuturePoint, ...]:
-    """The simulator's VX curve at ``vix`` and ``ts``: log-VIX relaxing towards
-    ``log(vx_curve_level)`` with half-life ``vx_curve_half_life_years`` until each settlement."""
+    """The simulator's VX curve at ``vix`` and ``ts``: log-VIX relaxing with half-life
+    ``vx_curve_half_life_years`` towards ``log(anchor)`` until each settlement. ``anchor`` (VIX
+    points) is the curve's moving anchor (:attr:`CurveAnchor.level`); None: the anchor of a VIX
+    whose slow average stands at ``vix``."""
     settle = tuple(vx_settlement_time(e).timestamp() for e in expiries)
-    return _model_curve(market, vix, ts.timestamp(), expiries, settle)
+    log_anchor = CurveAnchor(market, vix).log_level if anchor is None else math.log(anchor)
+    return _model_curve(market, vix, ts.timestamp(), expiries, settle, log_anchor)
 
 
 def _model_curve(
@@ -120,12 +135,17 @@ def _model_curve(
     now: float,
     expiries: tuple[date, ...],
     settle: tuple[float, ...],
+    log_anchor: float,
 ) -> tuple[FuturePoint, ...]:
-    theta = math.log(market.vx_curve_level)
     kappa = math.log(2.0) / market.vx_curve_half_life_years
-    x = math.log(vix) - theta
+    x = math.log(vix)
     return tuple(
-        FuturePoint(e, math.exp(theta + x * math.exp(-kappa * (s - now) / SECONDS_PER_YEAR)))
+        FuturePoint(
+            e,
+            math.exp(
+                log_anchor + (x - log_anchor) * math.exp(-kappa * (s - now) / SECONDS_PER_YEAR)
+            ),
+        )
         for e, s in zip(expiries, settle, strict=True)
     )
 
@@ -135,15 +155,17 @@ def _moved_curve(
     settlements: tuple[tuple[date, float], ...],
     vix_then: float,
     then: float,
+    anchor_then: float,
     vix_now: float,
     now: float,
+    anchor_now: float,
 ) -> tuple[FuturePoint, ...]:
-    """Each future's settlement at ``then`` (VIX ``vix_then``) times the model's change to
-    ``now`` (VIX ``vix_now``)."""
+    """Each future's settlement at ``then`` (VIX ``vix_then``, log-anchor ``anchor_then``) times
+    the model's change to ``now`` (VIX ``vix_now``, log-anchor ``anchor_now``)."""
     expiries = tuple(e for e, _ in settlements)
     settle = tuple(vx_settlement_time(e).timestamp() for e in expiries)
-    before = _model_curve(market, vix_then, then, expiries, settle)
-    after = _model_curve(market, vix_now, now, expiries, settle)
+    before = _model_curve(market, vix_then, then, expiries, settle, anchor_then)
+    after = _model_curve(market, vix_now, now, expiries, settle, anchor_now)
     return tuple(
         FuturePoint(e, price * a.price / b.price)
         for (e, price), b, a in zip(settlements, before, after, strict=True)
@@ -271,6 +293,7 @@ class HistoryFeed:
                 curve,
                 open_curve,
                 previous.vix.close if previous is not None else vix.close,
+                len(cal.sessions_between(previous.day, day)) - 1 if previous is not None else 0,
                 with_open,
                 rate,
                 tuple(sorted(macro_by_session.get(day, ())))
@@ -351,9 +374,12 @@ class HistoryFeed:
         vix_spreads = VixSpreadModel()
         div = market.div_yield
         points = market.vx_curve_points
+        overnight = market.overnight_variance_fraction
         all_spx, all_vx, settle_of = self._spx_expiries, self._vx_expiries, self._vx_settle
         seq = 0
         previous_close_ts = 0.0
+        anchor: CurveAnchor | None = None
+        previous_anchor = 0.0  # the log-anchor at the previous session's close
         for s in self.sessions:
             day = s.day
             open_ts, close_ts = cal.session_hours(day)
@@ -363,21 +389,30 @@ class HistoryFeed:
             model_expiries = tuple(all_vx[i : i + points]) if s.curve is None else ()
             model_settle = tuple(settle_of[e] for e in model_expiries)
             soq, vro = s.soq, s.vro
+            # Session time from the previous snapshot (a previous close) to this session's open.
+            to_open = s.sessions_since - 1 + overnight
             if s.with_open:
                 assert s.spx.open is not None and s.vix.open is not None
                 vix = s.vix.open
+                if anchor is None:
+                    anchor = CurveAnchor(market, vix)
+                else:
+                    anchor.step(vix, to_open)
+                log_anchor = anchor.log_level
                 if s.open_curve is not None:
                     curve = _moved_curve(
                         market,
                         s.open_curve,
                         s.previous_vix,
                         previous_close_ts,
+                        previous_anchor,
                         vix,
                         open_ts.timestamp(),
+                        log_anchor,
                     )
                 else:
                     curve = _model_curve(
-                        market, vix, open_ts.timestamp(), model_expiries, model_settle
+                        market, vix, open_ts.timestamp(), model_expiries, model_settle, log_anchor
                     )
                 yield MarketSnapshot(
                     seq,
@@ -401,10 +436,17 @@ class HistoryFeed:
                 seq += 1
                 soq = vro = None
             vix = s.vix.close
+            if anchor is None:
+                anchor = CurveAnchor(market, vix)
+            else:
+                anchor.step(vix, 1.0 - overnight if s.with_open else to_open + 1.0 - overnight)
+            previous_anchor = anchor.log_level
             curve = (
                 tuple(FuturePoint(e, price) for e, price in s.curve)
                 if s.curve is not None
-                else _model_curve(market, vix, close_ts.timestamp(), model_expiries, model_settle)
+                else _model_curve(
+                    market, vix, close_ts.timestamp(), model_expiries, model_settle, previous_anchor
+                )
             )
             yield MarketSnapshot(
                 seq,

@@ -9,10 +9,17 @@ Model, in trading-session time (one session = one unit; 252 a year):
 - SPX log returns have volatility ``realized_vol_ratio * VIX`` (realized below implied: the variance
   risk premium), diffusion shocks correlated ``spx_vix_corr`` with log-VIX shocks, a drop of
   ``spx_vix_jump_beta`` times each VIX jump, and drift ``r - q`` (jumps compensated).
-- The VX curve prices each listed future as the VIX's expectation under a slower, premium-bearing
-  pricing measure: log-VIX relaxing towards ``log(vx_curve_level)`` with half-life
-  ``vx_curve_half_life_years``, so the curve is in contango when the VIX is low and in backwardation
-  in spikes.
+- The VX curve prices each listed future as the VIX's expectation under a premium-bearing pricing
+  measure: log-VIX relaxing with half-life ``vx_curve_half_life_years`` towards a moving anchor,
+  ``log(future) = a + (log(VIX) - a) * exp(-ln 2 * tau / vx_curve_half_life_years)`` for ``tau``
+  calendar years to the future's 09:30 settlement. The anchor ``a = log(vx_curve_level) +
+  vx_anchor_weight * (s - log(vx_curve_level))`` weights the log of a slow average of the VIX,
+  ``s``, against a fixed level: ``s`` is an exponentially weighted average of log-VIX with
+  half-life ``vx_anchor_half_life_days`` sessions, starting at the first VIX and moved at each
+  snapshot by the step's share of a session (:class:`CurveAnchor`; no random draws). The anchor
+  sits a premium above a calm VIX (contango), far below a fresh spike (backwardation), and climbs
+  towards a VIX that has stayed high for weeks, so in long stress the front future can sit at or
+  above spot: the market prices persistence.
 - Each session is stepped at the snapshot cadence; the overnight gap (weekends and holidays
   alike) is one step carrying ``overnight_variance_fraction`` of a session's variance, mean
   reversion and jump odds.
@@ -31,7 +38,8 @@ Model, in trading-session time (one session = one unit; 252 a year):
   draws.
 
 A scenario (``market.scenarios``) replaces the model's log-VIX with its script plus noise; the
-noise takes the place of the VIX diffusion shock, and scripted moves push SPX like jumps do.
+noise takes the place of the VIX diffusion shock, and scripted moves push SPX like jumps do. The VX
+curve's anchor follows whichever VIX is printed, scripted or not.
 
 Random numbers come from one ``numpy.random.default_rng(seed)``, drawn in a fixed block per
 session, so the same config, seed, start and scenario give bitwise identical snapshots. The breadth
@@ -109,11 +117,22 @@ class SimulatorConfig(
     overnight_variance_fraction: float = Field(0.2, ge=0, lt=1)
     """Share of a session's variance, mean reversion and jump odds carried by the overnight gap."""
 
-    vx_curve_level: float = Field(25.0, gt=0)
-    """Level (VIX points) long-dated VX futures head to; above the VIX median by the premium. VX2
-    is above VX1 exactly when the VIX is below it: 83% of days, as in 2004-2026."""
-    vx_curve_half_life_years: float = Field(0.25, gt=0)
-    """Half-life (calendar years) of the VIX's reversion priced into the VX curve."""
+    vx_curve_level: float = Field(100.0, gt=0)
+    """Fixed level (VIX points) in the VX curve's anchor: the anchor is the weighted geometric mean
+    ``vx_curve_level ** (1 - w) * average ** w`` (``w = vx_anchor_weight``) of this level and the
+    slow average of the VIX, so it is a premium above an average below this level (about 23% at
+    13, 13% at 30). With ``w = 0`` it is the level long-dated futures head to."""
+    vx_curve_half_life_years: float = Field(0.1, gt=0)
+    """Half-life (calendar years) of the VIX's reversion towards the anchor priced into the VX
+    curve. With the anchor, the median VX2 / VX1 - 1 is 6.1% (2004-2026: 6.4%)."""
+    vx_anchor_weight: float = Field(0.9, ge=0, le=1)
+    """Weight of the slow average of the VIX in the curve's anchor (0: a fixed anchor at
+    ``vx_curve_level``; 1: the average itself). VX2 is above VX1 exactly when the VIX is below
+    the anchor: 84% of days (2004-2026: 83%); VX1 is below the VIX on 66% of days with the VIX at
+    or above 30 (2004-2026: 66%)."""
+    vx_anchor_half_life_days: float = Field(15.0, gt=0)
+    """Half-life (sessions) of the exponentially weighted average of log-VIX in the curve's
+    anchor: how long stress must last before the curve prices its persistence."""
     vx_curve_points: int = Field(8, ge=4, le=12)
     """How many VX futures are listed."""
     soq_noise: float = Field(0.001, ge=0)
@@ -215,6 +234,37 @@ class SimulatorConfig(
             self.vix_option_call_wing,
             self.vix_option_put_wing,
         )
+
+
+class CurveAnchor:
+    """The VX curve's moving anchor (see the module docstring): the slow exponentially weighted
+    average ``s`` of log-VIX, started at a first VIX and moved by :meth:`step`, and the anchor
+    ``log(vx_curve_level) + vx_anchor_weight * (s - log(vx_curve_level))`` it gives. The simulator
+    runs the same arithmetic inline; history mode (:mod:`market.history_feed`) uses this class."""
+
+    __slots__ = ("_base", "_weight", "_rate", "average")
+
+    def __init__(self, config: SimulatorConfig, vix: float) -> None:
+        self._weight = config.vx_anchor_weight
+        self._base = (1.0 - self._weight) * math.log(config.vx_curve_level)
+        self._rate = math.log(2.0) / config.vx_anchor_half_life_days
+        self.average = math.log(vix)
+        """The slow average of log-VIX."""
+
+    def step(self, vix: float, sessions: float) -> None:
+        """Move the average towards ``log(vix)`` over ``sessions`` sessions of model time (a
+        snapshot step: the overnight gap counts ``overnight_variance_fraction`` of a session)."""
+        self.average += -math.expm1(-self._rate * sessions) * (math.log(vix) - self.average)
+
+    @property
+    def log_level(self) -> float:
+        """The anchor: log of a VIX level."""
+        return self._base + self._weight * self.average
+
+    @property
+    def level(self) -> float:
+        """The anchor in VIX points."""
+        return math.exp(self.log_level)
 
 
 class _SessionPlan:
@@ -319,9 +369,12 @@ class Simulator:
         beta = cfg.spx_vix_jump_beta
         # E[exp(-beta J)] = 1 / (1 + beta m) for J ~ Exp(mean m): compensate so E[dS/S] = r - q.
         jump_comp = jumps_per_session * beta * jump_mean / (1.0 + beta * jump_mean)
-        # VX curve constants.
-        curve_theta = math.log(cfg.vx_curve_level)
+        # VX curve constants: the anchor is anchor_base + anchor_weight * (slow average of x).
+        curve_rest = math.log(cfg.vx_curve_level)
         curve_kappa = math.log(2.0) / cfg.vx_curve_half_life_years
+        anchor_weight = cfg.vx_anchor_weight
+        anchor_base = (1.0 - anchor_weight) * curve_rest
+        anchor_rate = math.log(2.0) / cfg.vx_anchor_half_life_days
         # Advance-decline constants.
         ad_issues = cfg.ad_issues
         ad_gain = cfg.ad_net_per_sd / ad_issues
@@ -337,6 +390,7 @@ class Simulator:
             noise_kappa = noise_sd = noise_bound = 0.0
             x = math.log(cfg.vix_start)
         x = min(max(x, log_floor), log_cap)
+        anchor_average = x  # the slow average of log-VIX starts at the first VIX
         noise = 0.0
         script = x
         log_spx = math.log(cfg.spx_start)
@@ -344,7 +398,7 @@ class Simulator:
         ad = 0.0
         prev_seconds: float | None = None
         seq = 0
-        step_cache: dict[float, tuple[float, float, float, float, float]] = {}
+        step_cache: dict[float, tuple[float, float, float, float, float, float]] = {}
 
         for index, session in enumerate(self._sessions(sessions)):
             try:
@@ -395,9 +449,10 @@ class Simulator:
                             noise_decay,
                             noise_sd * math.sqrt(max(0.0, 1.0 - noise_decay * noise_decay)),
                             -math.expm1(-jumps_per_session * dt),
+                            -math.expm1(-anchor_rate * dt),
                         )
                         step_cache[dt] = consts
-                    decay, vol_step, noise_decay, noise_step, jump_odd = consts
+                    decay, vol_step, noise_decay, noise_step, jump_odd, anchor_pull = consts
                     zv = z_vix[i]
                     jumped = jump_odds[i] < jump_odd
                     vix_prev = math.exp(x)
@@ -416,6 +471,7 @@ class Simulator:
                         x = script + noise
                         compensation = 0.0
                     x = min(max(x, log_floor), log_cap)
+                    anchor_average += anchor_pull * (x - anchor_average)
                     var = var_scale * vix_prev * vix_prev * dt
                     log_spx += (
                         carry * (ts_s - prev_seconds) / _SECONDS_PER_YEAR
@@ -431,13 +487,13 @@ class Simulator:
                 ad = ad_close + ad_issues * math.tanh(
                     ad_slope * (log_spx - spx_ref) + breadth_noise[i]
                 )
+                anchor = anchor_base + anchor_weight * anchor_average
                 curve = tuple(
                     FuturePoint(
                         e,
                         math.exp(
-                            curve_theta
-                            + (x - curve_theta)
-                            * math.exp(-curve_kappa * (s - ts_s) / _SECONDS_PER_YEAR)
+                            anchor
+                            + (x - anchor) * math.exp(-curve_kappa * (s - ts_s) / _SECONDS_PER_YEAR)
                         ),
                     )
                     for e, s in zip(vx_expiries, settle, strict=True)

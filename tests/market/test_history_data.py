@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from market.calendar import NEW_YORK, vx_expiries_after, vx_settlement_time
+from market.calendar import NEW_YORK, trading_calendar, vx_expiries_after, vx_settlement_time
 from market.history_data import (
     DailyBar,
     HistoryDataError,
@@ -26,7 +26,7 @@ from market.history_data import (
 )
 from market.history_feed import HistoryFeed, HistoryInputs, model_curve
 from market.macro import macro_events
-from market.simulator import Simulator, SimulatorConfig
+from market.simulator import CurveAnchor, Simulator, SimulatorConfig
 from market.snapshot import MarketSnapshot
 
 DATA = Path(__file__).parent / "history_data"
@@ -288,28 +288,55 @@ def test_vro_proxy_falls_back_to_the_vix_close_when_its_open_is_not_real(tmp_pat
     assert [s.vro for s in feed.snapshots()] == [19.5]
 
 
-def test_model_curve_is_the_simulators_curve_at_the_same_vix_and_time() -> None:
-    sim = Simulator(SimulatorConfig(cadence_minutes=60), seed=3, start=date(2018, 2, 5))
+def test_model_curve_is_the_simulators_curve_at_the_same_vix_time_and_anchor() -> None:
+    config = SimulatorConfig(cadence_minutes=60)
+    sim = Simulator(config, seed=3, start=date(2018, 2, 5))
+    f = config.overnight_variance_fraction
+    anchor: CurveAnchor | None = None
+    previous: MarketSnapshot | None = None
     for snap in sim.snapshots(3):
+        # the anchor rebuilt from the printed VIX: each step's share of a session
+        if anchor is None or previous is None:
+            anchor = CurveAnchor(config, snap.vix)
+        elif snap.session != previous.session:
+            anchor.step(snap.vix, f)
+        else:
+            open_utc, close_utc = trading_calendar().session_hours(snap.session)
+            anchor.step(snap.vix, (1 - f) * (snap.ts - previous.ts) / (close_utc - open_utc))
+        previous = snap
         expiries = tuple(p.expiry for p in snap.vx_curve)
-        ours = model_curve(sim.config, snap.vix, snap.ts, expiries)
+        ours = model_curve(config, snap.vix, snap.ts, expiries, anchor=anchor.level)
         assert [p.price for p in ours] == pytest.approx([p.price for p in snap.vx_curve], 1e-12)
 
 
 def test_without_a_term_structure_the_curve_is_the_model_curve_for_the_listed_expiries() -> None:
     snap = next(s for s in _feed().snapshots() if s.session == date(2018, 2, 6))
     expiries = tuple(vx_expiries_after(date(2018, 2, 6), MARKET.vx_curve_points))
-    assert snap.vx_curve == model_curve(MARKET, snap.vix, snap.ts, expiries)
+    # the anchor's average starts at the 02-05 open (18), then the close (37) and this open (36)
+    anchor = CurveAnchor(MARKET, 18.0)
+    anchor.step(37.0, 1 - MARKET.overnight_variance_fraction)
+    anchor.step(36.0, MARKET.overnight_variance_fraction)
+    expected = model_curve(MARKET, snap.vix, snap.ts, expiries, anchor=anchor.level)
+    assert [p.expiry for p in snap.vx_curve] == list(expiries)
+    assert [p.price for p in snap.vx_curve] == pytest.approx([p.price for p in expected], 1e-12)
     assert snap.vx_curve[0].expiry == date(2018, 2, 14)
 
 
-def _model(vix: float, ts: datetime, expiry: date) -> float:
-    """The model curve written out: log-VIX relaxing to log(level) until the 09:30 VRO."""
+def _model(vix: float, ts: datetime, expiry: date, average: float) -> float:
+    """The model curve written out: log-VIX relaxing until the 09:30 VRO to the anchor, the
+    log-VIX ``average`` weighted against log(level)."""
     # timestamps, not aware-datetime subtraction: both are New York wall times across a DST change
     years = (vx_settlement_time(expiry).timestamp() - ts.timestamp()) / (365 * 86400)
     kappa = math.log(2) / MARKET.vx_curve_half_life_years
-    level = math.log(MARKET.vx_curve_level)
-    return math.exp(level + (math.log(vix) - level) * math.exp(-kappa * years))
+    w = MARKET.vx_anchor_weight
+    anchor = (1 - w) * math.log(MARKET.vx_curve_level) + w * average
+    return math.exp(anchor + (math.log(vix) - anchor) * math.exp(-kappa * years))
+
+
+def _ewma(average: float, vix: float, sessions: float) -> float:
+    """The anchor's average after ``sessions`` sessions at ``vix``."""
+    pull = 1 - 0.5 ** (sessions / MARKET.vx_anchor_half_life_days)
+    return average + pull * (math.log(vix) - average)
 
 
 def test_term_structure_gives_the_close_curve_and_moves_the_previous_one_to_the_open() -> None:
@@ -325,11 +352,14 @@ def test_term_structure_gives_the_close_curve_and_moves_the_previous_one_to_the_
         (date(2018, 3, 21), 23.5),
     ]
     # 02-16 opens (VIX 19.1, SPX 2725) with 02-15's settlements moved by the model from the
-    # 02-15 close (VIX 19.0) to the open.
+    # 02-15 close (VIX 19.0) to the open. The anchor's average starts at the 02-13 close (25) and
+    # takes the 02-14 and 02-15 closes (neither session has an open snapshot) a session each.
     opened = by_ts[_et(date(2018, 2, 16), 9, 30)]
     prev_ts = _et(date(2018, 2, 15), 16, 15)
+    then = _ewma(_ewma(math.log(25.0), 19.5, 1.0), 19.0, 1.0)
+    now = _ewma(then, 19.1, MARKET.overnight_variance_fraction)
     expected = [
-        (e, price * _model(19.1, opened.ts, e) / _model(19.0, prev_ts, e))
+        (e, price * _model(19.1, opened.ts, e, now) / _model(19.0, prev_ts, e, then))
         for e, price in ((date(2018, 3, 21), 20.0), (date(2018, 4, 18), 19.5))
     ]
     assert [p.expiry for p in opened.vx_curve] == [e for e, _ in expected]

@@ -172,12 +172,6 @@ def test_history_is_an_inner_join_on_date_that_skips_blank_and_missing_closes(
 
 # -- the tuned base model against history -------------------------------------------------------
 
-STRUCTURAL = {
-    "share_vx1_below_vix_when_vix_30": "the model's VX curve is a deterministic function of the "
-    "VIX: VX1 sits below the VIX whenever the VIX is above vx_curve_level (25), so on every day "
-    "at or above 30; history has VX1 above spot on a third of them (2009, 2011, spring 2020)"
-}
-
 
 @pytest.fixture(scope="module")
 def comparison() -> dict[str, dict[str, Any]]:
@@ -191,18 +185,7 @@ def comparison() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "fact",
-    [
-        pytest.param(
-            f.key,
-            marks=pytest.mark.xfail(strict=True, reason=STRUCTURAL[f.key])
-            if f.key in STRUCTURAL
-            else (),
-        )
-        for f in realism.FACTS
-    ],
-)
+@pytest.mark.parametrize("fact", [f.key for f in realism.FACTS])
 def test_tuned_base_model_meets_history_within_tolerance(
     comparison: dict[str, dict[str, Any]], fact: str
 ) -> None:
