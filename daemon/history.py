@@ -19,6 +19,7 @@ import structlog
 from daemon.config import AppConfig, load_config
 from daemon.logging import configure_logging
 from daemon.progress import ProgressBar
+from daemon.report import out_problem
 from daemon.runner import RunSpec, prepare
 from daemon.statedir import StateDir, open_batch_state_dir
 from daemon.summary_out import report_summary
@@ -94,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     writer: ReportWriter | None = getattr(args, "report_writer", None)
     if args.report is not None and writer is None:
         print("alvh: error: --report: the report module is not available", file=sys.stderr)
+        return EX_USAGE
+    if args.report is not None and (problem := out_problem(args.report)):
+        print(f"alvh: error: --report: {problem}", file=sys.stderr)
         return EX_USAGE
     if args.start is not None and args.end is not None and args.start > args.end:
         print(f"alvh: error: --start {args.start} is after --end {args.end}", file=sys.stderr)

@@ -281,6 +281,22 @@ class RecordingCreateError(RecordingError):
     """The session file could not be created (exit 73)."""
 
 
+def _keep_previous(path: Path) -> Path | None:
+    """Move an existing session file aside to ``FILE.1`` (replacing an older one) before a new
+    recording replaces it: a restart re-derives the run from its start, and until that succeeds
+    the previous recording is the only whole copy."""
+    if not path.is_file():  # nothing to keep (or a device such as /dev/null)
+        return None
+    kept = path.with_name(path.name + ".1")
+    try:
+        path.replace(kept)
+    except OSError as exc:
+        raise RecordingCreateError(
+            f"cannot keep the previous session file {path} as {kept}: {exc.strerror}"
+        ) from None
+    return kept
+
+
 class Recorder:
     """Writes a session file: the header at once, then snapshot and control lines."""
 
@@ -301,6 +317,7 @@ class Recorder:
         self._codec = LineEncoder()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        previous = _keep_previous(path)
         try:
             raw = path.open("wb")
         except OSError as exc:
@@ -321,6 +338,7 @@ class Recorder:
         log.info(
             "recording_started",
             path=str(path),
+            previous_kept_as=str(previous) if previous is not None else None,
             format_version=FORMAT_VERSION,
             config_hash=header.config_hash,
             source=header.source,

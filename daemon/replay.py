@@ -42,6 +42,12 @@ _CHUNK = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+MAX_SEQ_GAP = 1_000
+"""Snapshots a good line may skip past the last good one (lines lost to damage in between)."""
+MAX_TS_GAP_S = 10 * 86_400.0
+"""Market time a good line may skip: beyond the longest exchange closure (about a week)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotLine:
     line: int
@@ -127,6 +133,17 @@ class SessionReader:
                             "out_of_order",
                             f"snapshot seq {item.seq} at {item.ts.isoformat()} does not come"
                             f" after seq {last_seq}",
+                        )
+                    # A recording is contiguous: a line far ahead of the last one is damage,
+                    # and taking it would reject every good line after it as out of order.
+                    if last_ts is not None and (
+                        item.seq - last_seq > MAX_SEQ_GAP
+                        or (item.ts - last_ts).total_seconds() > MAX_TS_GAP_S
+                    ):
+                        raise LineRejected(
+                            "out_of_order",
+                            f"snapshot seq {item.seq} at {item.ts.isoformat()} jumps too far"
+                            f" past seq {last_seq} at {last_ts.isoformat()}",
                         )
                     last_seq, last_ts = item.seq, item.ts
                     self.snapshots += 1

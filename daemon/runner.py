@@ -51,6 +51,26 @@ def make_bus(config: AppConfig) -> EventBus:
     return EventBus(config.runtime.bus_queue_size, fatal=(LedgerError, sqlite3.Error, Divergence))
 
 
+HISTORY_SCENARIO = "history"
+"""The scenario a history run records in its ledger (its feed is the user's files)."""
+
+
+def simulated_market(prepared: Prepared) -> Simulator:
+    """The simulator that re-derives and continues ``prepared``'s run; a history run's ledger
+    cannot be continued from the simulator (:class:`ResumeError`, exit 64)."""
+    if prepared.spec.scenario == HISTORY_SCENARIO:
+        raise ResumeError(
+            "this state directory holds a history run (real data, not the simulator):"
+            " resume it with `alvh history --resume` and the same input files"
+        )
+    return Simulator(
+        prepared.config.market,
+        seed=prepared.spec.seed,
+        start=prepared.spec.start,
+        scenario=prepared.spec.scenario,
+    )
+
+
 class ResumeError(Exception):
     """A resume asked for something the ledger's run record contradicts (exit 64)."""
 
@@ -291,12 +311,7 @@ def simulate(
         if record is not None:
             recorder = start_recording(prepared, record, "simulate")
         process = prepared.pipeline.process
-        market = Simulator(
-            prepared.config.market,
-            seed=prepared.spec.seed,
-            start=prepared.spec.start,
-            scenario=prepared.spec.scenario,
-        )
+        market = simulated_market(prepared)
         if progress is None:
             for snap in market.snapshots(days):
                 process(snap)

@@ -36,6 +36,7 @@ from daemon.runner import (
     EX_SOFTWARE,
     RunSpec,
     prepare,
+    simulated_market,
     start_recording,
 )
 from daemon.scheduler import OpsScheduler
@@ -212,12 +213,7 @@ async def run_daemon(
     engine.risk.auto_resume = False
     # Every log line of this process carries the run it belongs to (stable across restarts).
     structlog.contextvars.bind_contextvars(run_id=ledger.runs()[0]["run_id"], pid=os.getpid())
-    market = Simulator(
-        prepared.config.market,
-        seed=prepared.spec.seed,
-        start=prepared.spec.start,
-        scenario=prepared.spec.scenario,
-    )
+    market = simulated_market(prepared)
 
     def ready() -> None:
         notify.ready(_status_line(engine))

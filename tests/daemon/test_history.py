@@ -361,3 +361,27 @@ def test_log_lines_through_the_bar_clear_it_and_bring_it_back_below() -> None:
     line = "history [###############---------------]  50%  5/10 snapshots  0.0 s  eta 0.0 s"
     assert text == f"\r\x1b[K{line}\r\x1b[K" + '{"event": "x"}\n' + f"\r\x1b[K{line}"
     assert bar.as_stream().isatty()
+
+
+def test_an_unwritable_report_path_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daemon.cli import main
+
+    data = Path(__file__).resolve().parents[1] / "market" / "history_data"
+    vix, spx = sorted(data.glob("*vix*"))[0], sorted(data.glob("*spx*"))[0]
+    code = main(
+        [
+            "history",
+            "--vix",
+            str(vix),
+            "--spx",
+            str(spx),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--report",
+            str(tmp_path / "missing" / "r.html"),
+        ]  # fmt: skip
+    )
+    assert code == 64 and "--report" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()  # nothing ran

@@ -20,7 +20,7 @@ from daemon.cli import main
 from daemon.config import load_config
 from daemon.engine import Control, Engine
 from daemon.replay import SessionReader, replay
-from daemon.runner import RunSpec, simulate
+from daemon.runner import ResumeError, RunSpec, prepare, simulate
 from daemon.session_file import REJECT_REASONS
 from daemon.statedir import StateDir
 
@@ -436,3 +436,40 @@ def test_replay_of_a_session_started_on_another_day_uses_its_start(tmp_path: Pat
     assert without_rejects(replayed) == recorded
     with gzip.open(tmp_path / "late.jsonl.gz", "rt") as f:
         assert json.loads(f.readline())["start"] == start.isoformat()
+
+
+@pytest.mark.parametrize("field", ["seq", "ts"])
+def test_a_line_that_jumps_far_ahead_is_rejected_and_the_good_lines_after_it_still_replay(
+    tmp_path: Path, field: str
+) -> None:
+    path, recorded_dir, recorded = record(tmp_path, days=30)
+    lines = path.read_bytes().splitlines()
+    snap = json.loads(lines[200])
+    jumped = (
+        {**snap, "seq": snap["seq"] + 10**9}
+        if field == "seq"
+        else {**snap, "ts": "2039-01-03T15:00:00+00:00", "session": "2039-01-03"}
+    )
+    lines.insert(150, json.dumps(jumped).encode())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    replayed = run_replay(path, tmp_path / "replayed")
+    assert replayed["rejected_ticks"] == 1  # that line alone (out of order or unlisted expiries)
+    assert without_rejects(replayed) == recorded  # nothing traded on it, nothing lost after it
+    assert ledger_dump(tmp_path / "replayed") == ledger_dump(recorded_dir)
+
+
+def test_recording_again_to_the_same_file_keeps_the_previous_one_aside(tmp_path: Path) -> None:
+    path, _, _ = record(tmp_path, days=3)
+    first = path.read_bytes()
+    with StateDir(tmp_path / "another") as state:  # a new run (or a restart) to the same name
+        simulate(FAST, SPEC, 2, state, record=path)
+    assert (tmp_path / "session.jsonl.1").read_bytes() == first
+    assert path.read_bytes() != first
+
+
+def test_a_history_state_dir_is_not_continued_from_the_simulator(tmp_path: Path) -> None:
+    history_spec = RunSpec("history", 0, date(2025, 1, 2))  # what a history run records
+    with StateDir(tmp_path / "h") as state:
+        prepare(FAST, history_spec, state, resume=False).ledger.close()
+        with pytest.raises(ResumeError, match="alvh history --resume"):
+            simulate(FAST, history_spec, 2, state, resume=True)
