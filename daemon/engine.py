@@ -77,7 +77,13 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def config_hash(config: AppConfig) -> str:
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    return recorded_config_hash(config.model_dump_json())
+
+
+def recorded_config_hash(text: str) -> str:
+    """The hash of a config's JSON text as written (in a session file, or by
+    :func:`config_hash`): it stays valid when a later build adds config fields with defaults."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ import structlog
 from pydantic import ValidationError
 
 from daemon.config import AppConfig, format_validation_error
-from daemon.engine import Control, config_hash
+from daemon.engine import Control, config_hash, recorded_config_hash
 from market.calendar import CALENDAR_END, CALENDAR_START
 from market.scenarios import scenario_names
 from market.snapshot import MarketSnapshot
@@ -131,16 +131,25 @@ def parse_header(line: bytes) -> SessionHeader:
     if not CALENDAR_START <= start <= CALENDAR_END:
         raise SessionFileError(f"the header's start {start} is outside the exchange calendar")
     cadence = _header_field(record, "cadence_minutes", int)
+    raw_config = _header_field(record, "config", dict)
     try:
-        config = AppConfig.model_validate(_header_field(record, "config", dict))
+        config = AppConfig.model_validate(raw_config)
     except ValidationError as exc:
         problems = format_validation_error(exc)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise SessionFileError(f"the header's config is invalid: {problems[0]}{more}") from None
-    if config_hash(config) != recorded_hash:
+    as_written = recorded_config_hash(json.dumps(raw_config, separators=(",", ":")))
+    if recorded_hash not in (as_written, config_hash(config)):
         raise SessionFileError(
             f"the header's config_hash {recorded_hash[:40]} does not match its config"
-            f" ({config_hash(config)})"
+            f" ({as_written})"
+        )
+    if config_hash(config) != recorded_hash:
+        # Recorded by a build with fewer config fields: this build's defaults fill them in.
+        log.warning(
+            "replay_config_defaults_added",
+            recorded_config_hash=recorded_hash,
+            config_hash=config_hash(config),
         )
     if cadence != config.market.cadence_minutes:
         raise SessionFileError(

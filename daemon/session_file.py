@@ -43,7 +43,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from daemon.config import AppConfig, format_validation_error
-from daemon.engine import Control, config_hash
+from daemon.engine import Control, config_hash, recorded_config_hash
 from market.calendar import (
     CalendarRangeError,
     spx_monthly_expiry,
@@ -464,7 +464,7 @@ def decode_control(d: dict[str, Any]) -> tuple[int, Control]:
         except ValidationError as exc:
             problem = format_validation_error(exc)[0]
             raise LineRejected("malformed", f"reload config is invalid: {problem}") from None
-        if config_hash(new) != d["config_hash"]:
+        if d["config_hash"] not in (recorded_config_hash(text), config_hash(new)):
             raise LineRejected("malformed", "reload config does not match its config_hash")
     elif payload.keys() - {"reason"} or type(payload.get("reason", "")) is not str:
         raise LineRejected("malformed", f"{kind} payload may hold only a reason string")

@@ -473,3 +473,20 @@ def test_a_history_state_dir_is_not_continued_from_the_simulator(tmp_path: Path)
         prepare(FAST, history_spec, state, resume=False).ledger.close()
         with pytest.raises(ResumeError, match="alvh history --resume"):
             simulate(FAST, history_spec, 2, state, resume=True)
+
+
+def test_a_recording_from_a_build_with_fewer_config_fields_still_replays(tmp_path: Path) -> None:
+    from daemon.engine import recorded_config_hash
+
+    path, _, recorded = record(tmp_path, days=3)
+    lines = path.read_bytes().splitlines()
+    header = json.loads(lines[0])
+    del header["config"]["strategy"]["risk"]  # as written by a build before the risk limits
+    text = json.dumps(header["config"], separators=(",", ":"))
+    header["config_hash"] = recorded_config_hash(text)
+    lines[0] = json.dumps(header).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with capture_logs() as logs:
+        replayed = run_replay(path, tmp_path / "replayed")
+    assert without_rejects(replayed) == recorded  # the defaults stand in for the missing section
+    assert [e["event"] for e in logs if e["event"] == "replay_config_defaults_added"]
