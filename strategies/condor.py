@@ -44,6 +44,7 @@ from strategies.condor_legs import (
 from strategies.condor_rolls import TIME_SHIFT, apply_roll, plan_roll, target_delta
 from strategies.config import CondorConfig, StrategyConfig
 from strategies.events import CondorClosed, ExitRule, ExitTriggered, Regime
+from strategies.retry import schedule_exit_retry
 from strategies.state import MarketState
 
 if TYPE_CHECKING:
@@ -203,18 +204,14 @@ class CondorActor:
             del self._condors[condor.position_id]
             self._skip_entry_session = (self._state.session_index, condor.expiry)
         elif condor.state is CondorState.CLOSING:
-            # The exit has fired and stays decided; resend its order after a backoff of
-            # 1, 2, 4 ... 64 snapshots so a persistent reject cannot flood the broker.
             condor.state = CondorState.OPEN
-            condor.retry_at_tick = self._ticks + 2 ** min(condor.close_attempts - 1, 6)
-            log.warning(
-                "exit_retry_scheduled",
-                layer=LAYER,
-                position_id=condor.position_id,
-                rule=condor.exit_rule,
-                attempts=condor.close_attempts,
-                reason=event.reason.value,
-                in_snapshots=condor.retry_at_tick - self._ticks,
+            condor.retry_at_tick = schedule_exit_retry(
+                LAYER,
+                condor.position_id,
+                condor.exit_rule,
+                condor.close_attempts,
+                event.reason.value,
+                self._ticks,
             )
 
     def on_flatten_started(self, event: FlattenStarted) -> None:

@@ -61,6 +61,7 @@ from strategies.press_spreads import (
     pair_adopted,
     plan_entry,
 )
+from strategies.retry import schedule_exit_retry
 from strategies.state import MarketState
 
 if TYPE_CHECKING:
@@ -202,18 +203,14 @@ class PressActor:
             if self._episode is not None and self._episode.number == spread.episode:
                 self._episode.entries -= 1
         elif spread.state is SpreadState.CLOSING:
-            # The exit has fired and stays decided; resend its order after a backoff of
-            # 1, 2, 4 ... 64 snapshots so a persistent reject cannot flood the broker.
             spread.state = SpreadState.OPEN
-            spread.retry_at_tick = self._ticks + 2 ** min(spread.close_attempts - 1, 6)
-            log.warning(
-                "exit_retry_scheduled",
-                layer=LAYER,
-                position_id=spread.position_id,
-                rule=spread.exit_rule,
-                attempts=spread.close_attempts,
-                reason=event.reason.value,
-                in_snapshots=spread.retry_at_tick - self._ticks,
+            spread.retry_at_tick = schedule_exit_retry(
+                LAYER,
+                spread.position_id,
+                spread.exit_rule,
+                spread.close_attempts,
+                event.reason.value,
+                self._ticks,
             )
 
     def on_flatten_started(self, event: FlattenStarted) -> None:
