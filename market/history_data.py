@@ -418,6 +418,8 @@ def load_rates(path: Path, name: str = "rates") -> DatedValues:
             problems.add(line, "duplicate_date", ",".join(row))
             continue
         values[day] = percent / 100.0
+    if not values:
+        raise HistoryDataError(f"--{name}: {path} holds no usable rows")
     return DatedValues(dict(sorted(values.items())), problems)
 
 
@@ -447,4 +449,6 @@ def load_macro(path: Path, name: str = "macro") -> MacroFile:
             problems.add(line, "unknown_event", ",".join(row))
             continue
         events.setdefault(day, set()).add(event)
+    if not events:
+        raise HistoryDataError(f"--{name}: {path} holds no usable rows")
     return MacroFile({day: tuple(sorted(names)) for day, names in sorted(events.items())}, problems)

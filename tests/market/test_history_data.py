@@ -420,3 +420,16 @@ def test_dates_before_the_calendar_are_dropped_not_fatal(tmp_path: Path) -> None
 def test_each_snapshot_round_trips_through_its_dict() -> None:
     for snap in _feed(vx=DATA / "vx_term.csv").snapshots():
         assert MarketSnapshot.from_dict(snap.to_dict()) == snap
+
+
+@pytest.mark.parametrize(("loader", "header"), [("rates", "DATE,DGS3MO"), ("macro", "date,event")])
+def test_a_rates_or_macro_file_without_usable_rows_is_a_data_error(
+    tmp_path: Path, loader: str, header: str
+) -> None:
+    from market.history_data import HistoryDataError, load_macro, load_rates
+
+    path = tmp_path / f"{loader}.csv"
+    path.write_text(header + "\n2020-01-02,.\n" if loader == "rates" else header + "\n")
+    load = load_rates if loader == "rates" else load_macro
+    with pytest.raises(HistoryDataError, match="no usable rows"):
+        load(path)
