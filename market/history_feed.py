@@ -389,6 +389,24 @@ class HistoryFeed:
             model_expiries = tuple(all_vx[i : i + points]) if s.curve is None else ()
             model_settle = tuple(settle_of[e] for e in model_expiries)
             soq, vro = s.soq, s.vro
+
+            def snapshot(
+                seq: int,
+                ts: datetime,
+                spx: float,
+                vix: float,
+                curve: tuple[FuturePoint, ...],
+                soq: float | None,
+                vro: float | None,
+                s: _Session = s,
+                spx_expiries: tuple[date, ...] = spx_expiries,
+            ) -> MarketSnapshot:
+                """The session's open or close snapshot: everything else is the session's."""
+                return MarketSnapshot(
+                    seq, ts, s.day, spx, vix, s.rate, div, curve, surface_for(vix),
+                    spx_expiries, soq, vro, spreads, vix_surface, vix_spreads, s.macro, None,
+                )  # fmt: skip
+
             # Session time from the previous snapshot (a previous close) to this session's open.
             to_open = s.sessions_since - 1 + overnight
             if s.with_open:
@@ -414,25 +432,7 @@ class HistoryFeed:
                     curve = _model_curve(
                         market, vix, open_ts.timestamp(), model_expiries, model_settle, log_anchor
                     )
-                yield MarketSnapshot(
-                    seq,
-                    open_ts,
-                    day,
-                    s.spx.open,
-                    vix,
-                    s.rate,
-                    div,
-                    curve,
-                    surface_for(vix),
-                    spx_expiries,
-                    soq,
-                    vro,
-                    spreads,
-                    vix_surface,
-                    vix_spreads,
-                    s.macro,
-                    None,
-                )
+                yield snapshot(seq, open_ts, s.spx.open, vix, curve, soq, vro)
                 seq += 1
                 soq = vro = None
             vix = s.vix.close
@@ -448,24 +448,6 @@ class HistoryFeed:
                     market, vix, close_ts.timestamp(), model_expiries, model_settle, previous_anchor
                 )
             )
-            yield MarketSnapshot(
-                seq,
-                close_ts,
-                day,
-                s.spx.close,
-                vix,
-                s.rate,
-                div,
-                curve,
-                surface_for(vix),
-                spx_expiries,
-                soq,
-                vro,
-                spreads,
-                vix_surface,
-                vix_spreads,
-                s.macro,
-                None,
-            )
+            yield snapshot(seq, close_ts, s.spx.close, vix, curve, soq, vro)
             seq += 1
             previous_close_ts = close_ts.timestamp()
