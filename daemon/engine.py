@@ -123,7 +123,14 @@ class Engine:
         strategy, equity = config.strategy, config.account.starting_equity
         self.state = MarketState(strategy, publish)
         self.condor = CondorActor(strategy, self.state, publish, equity)
-        self.hedge = HedgeActor(strategy, self.state, publish, equity, self.condor.book_greeks)
+        self.hedge = HedgeActor(
+            strategy,
+            self.state,
+            publish,
+            equity,
+            self.condor.book_greeks,
+            self.condor.reference,
+        )
         self.press = PressActor(strategy, self.state, publish, equity)
         self.risk = RiskMonitor(
             strategy,

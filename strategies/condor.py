@@ -44,6 +44,7 @@ from strategies.condor_legs import (
 from strategies.condor_rolls import TIME_SHIFT, apply_roll, plan_roll, target_delta
 from strategies.config import CondorConfig, StrategyConfig
 from strategies.events import CondorClosed, ExitRule, ExitTriggered, Regime
+from strategies.reference_condor import ReferenceCondor, reference_condor
 from strategies.retry import schedule_exit_retry
 from strategies.state import MarketState
 
@@ -90,6 +91,7 @@ class CondorActor:
         """Session index before which no new condor opens (after a credit stop)."""
         self._skip_entry_session: tuple[int, date] | None = None
         self._greeks_cache: tuple[MarketSnapshot, LayerGreeks] | None = None
+        self._reference_cache: tuple[MarketSnapshot, ReferenceCondor | None] | None = None
         self.stats = LayerStats()
 
     @property
@@ -140,6 +142,16 @@ class CondorActor:
             total = total + dollar_greeks(snap, condor.legs, condor.quantity)
         self._greeks_cache = (snap, total)
         return total
+
+    def reference(self, snap: MarketSnapshot) -> ReferenceCondor | None:
+        """The condor this layer would open for its risk budget at ``snap``, at the equity of the
+        last mark (:mod:`strategies.reference_condor`; the hedge's floor). Cached per snapshot."""
+        cached = self._reference_cache
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        reference = reference_condor(snap, self._cfg, self._equity)
+        self._reference_cache = (snap, reference)
+        return reference
 
     # -- handlers -------------------------------------------------------------------------------
 

@@ -251,6 +251,22 @@ class HedgeConfig(_Frozen):
     rebalance_interval: int = Field(
         1, ge=0, description="Sessions between rebalances (0: whenever the target moves)."
     )
+    floor_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="In ELEVATED and STRESS the hedge is sized from at least this fraction of the"
+        " reference condor's vega and theta (the condor layer's standard condor at its risk"
+        " budget, in the first monthly at least min_dte out) when the open condors carry less;"
+        " 0 sizes from the open condors alone.",
+    )
+    floor_sessions: int = Field(
+        21,
+        ge=0,
+        description="The floor applies only within this many sessions of the condor layer's last"
+        " condor (held, opened, rolled or closed): it covers the re-entry cooldown and the gap"
+        " between monthly cycles, not months with no condor at all.",
+    )
 
     @model_validator(mode="after")
     def _beta_clip(self) -> HedgeConfig:

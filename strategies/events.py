@@ -153,7 +153,8 @@ class HedgeRebalanced:
     instrument: str
     contract: str
     vega_dollars: float
-    """The condor book's dollar vega per point of SPX implied vol (signed)."""
+    """The dollar vega per point of SPX implied vol (signed) the hedge was sized from: the
+    condor book's, or the floor's (``base``)."""
     beta: float
     iv_beta: float
     carry: float
@@ -168,9 +169,15 @@ class HedgeRebalanced:
     carry_per_day: float
     """Expected daily carry of the target hedge, dollars (positive = a cost)."""
     theta_income_per_day: float
-    """The condor book's daily theta income, dollars."""
+    """The daily theta income the carry check used, dollars: the condor book's, or the
+    floor's (``base``)."""
     option_delta: float | None = None
     """Delta of the hedge call (instrument = call)."""
+    base: str = "book"
+    """``book``: sized from the open condors; ``floor``: from ``hedge.floor_fraction`` x the
+    reference condor's vega and theta, because the open condors carry less vega."""
+    book_vega_dollars: float = 0.0
+    """The open condors' dollar vega at the sizing (equal to ``vega_dollars`` for ``book``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from brokers.greeks import LayerGreeks
     from brokers.portfolio import Position
     from market.snapshot import MarketSnapshot
+    from strategies.reference_condor import ReferenceCondor
 
 __all__ = ["LAYER", "RECHECK_MINUTES", "HedgeActor", "HedgeStats"]
 
@@ -133,12 +134,13 @@ class HedgeActor:
         publish: Callable[[object], None],
         starting_equity: float,
         condor_greeks: Callable[[MarketSnapshot], LayerGreeks],
+        reference: Callable[[MarketSnapshot], ReferenceCondor | None] | None = None,
     ) -> None:
         self._config = config
         self._state = state
         self._publish = publish
         self._equity = starting_equity
-        self._rebalancer = Rebalancer(config, state, publish, condor_greeks)
+        self._rebalancer = Rebalancer(config, state, publish, condor_greeks, reference)
         self._ticks = 0
         self._last_snap: MarketSnapshot | None = None
         self._book = HedgeBook()
@@ -226,7 +228,7 @@ class HedgeActor:
 
     def on_condor_changed(self, event: object) -> None:
         """A condor opened, closed or rolled: the book's vega changed, re-size at once."""
-        self._rebalancer.mark_dirty()
+        self._rebalancer.condor_changed()
 
     def on_order_filled(self, fill: OrderFilled) -> None:
         working = self._working

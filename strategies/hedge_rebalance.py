@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from brokers.greeks import LayerGreeks
 from brokers.orders import OrderIntent
 from strategies.config import StrategyConfig
 from strategies.events import (
@@ -59,8 +60,8 @@ from strategies.hedge_sizing import (
 from strategies.state import MarketState
 
 if TYPE_CHECKING:
-    from brokers.greeks import LayerGreeks
     from market.snapshot import MarketSnapshot
+    from strategies.reference_condor import ReferenceCondor
 
 LAYER = "hedge"
 log = structlog.get_logger("alvh.strategies.hedge")
@@ -80,6 +81,10 @@ class Sizing:
     vega_dollars: float
     theta_income_per_day: float
     beta: float
+    base: str = "book"
+    """``book`` (the open condors) or ``floor`` (the reference condor x ``floor_fraction``)."""
+    book_vega_dollars: float = 0.0
+    """The open condors' dollar vega (what ``vega_dollars`` is when the base is ``book``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +110,16 @@ class Rebalancer:
         state: MarketState,
         publish: Callable[[object], None],
         condor_greeks: Callable[[MarketSnapshot], LayerGreeks],
+        reference: Callable[[MarketSnapshot], ReferenceCondor | None] | None = None,
     ) -> None:
         self.config = config
         self._state = state
         self._publish = publish
         self._condor_greeks = condor_greeks
+        self._reference = reference
+        """The condor layer's reference condor (the floor's base); None: no floor."""
+        self._condor_session = -(10**9)
+        """Last session the condor layer held a condor or had one opened, rolled or closed."""
         self._dirty = False
         """Recompute the target at the next check even inside the rebalance interval."""
         self.last_rebalance = -(10**9)
@@ -129,6 +139,11 @@ class Rebalancer:
     def mark_dirty(self) -> None:
         self._dirty = True
         self._next_check = None
+
+    def condor_changed(self) -> None:
+        """A condor opened, rolled or closed: re-size at once; the floor's window restarts."""
+        self._condor_session = self._state.session_index
+        self.mark_dirty()
 
     def on_regime_changed(self, event: RegimeChanged) -> None:
         """Engagement (CALM to ELEVATED or STRESS) re-sizes at once unless this snapshot was
@@ -221,6 +236,8 @@ class Rebalancer:
                 carry_per_day=size.target * terms.carry_per_contract,
                 theta_income_per_day=sizing.theta_income_per_day,
                 option_delta=terms.option_delta,
+                base=sizing.base,
+                book_vega_dollars=sizing.book_vega_dollars,
             )
         )
         log.info(
@@ -289,7 +306,8 @@ class Rebalancer:
         terms = instrument_terms(snap, cfg.instrument, expiry, cfg.call_delta)
         if terms is None:
             return None
-        greeks = self._condor_greeks(snap)
+        book = self._condor_greeks(snap)
+        greeks, base = self._base(snap, book)
         beta = self._state.hedge_beta(expiry)
         size = size_hedge(
             vega_dollars=greeks.vega_dollars,
@@ -312,4 +330,33 @@ class Rebalancer:
                     snap.ts, cfg.instrument, size.raw, greeks.vega_dollars, beta, size.h_eff
                 )
             )
-        return Sizing(terms, size, greeks.vega_dollars, greeks.theta_per_day, beta)
+        return Sizing(
+            terms, size, greeks.vega_dollars, greeks.theta_per_day, beta, base, book.vega_dollars
+        )
+
+    def _base(self, snap: MarketSnapshot, book: LayerGreeks) -> tuple[LayerGreeks, str]:
+        """The greeks the hedge is sized from: the open condors' (``book``), or
+        ``floor_fraction`` x the reference condor's vega and theta (``floor``) when that is the
+        shorter vega and the condor layer held or traded a condor within ``floor_sessions``
+        sessions (module docstring)."""
+        cfg = self.config.hedge
+        session = self._state.session_index
+        if book.vega_dollars < 0.0:
+            self._condor_session = session
+        fraction = cfg.floor_fraction
+        if (
+            fraction <= 0.0
+            or self._reference is None
+            or session - self._condor_session > cfg.floor_sessions
+        ):
+            return book, "book"
+        reference = self._reference(snap)
+        if reference is None:
+            return book, "book"
+        floor = LayerGreeks(
+            vega_dollars=fraction * reference.greeks.vega_dollars,
+            theta_per_day=fraction * reference.greeks.theta_per_day,
+        )
+        if floor.vega_dollars < book.vega_dollars:
+            return floor, "floor"
+        return book, "book"
