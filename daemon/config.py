@@ -8,6 +8,7 @@ reason, never the value) in one ConfigError.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -205,3 +206,39 @@ def _has_path(data: Mapping[str, Any], parts: list[str]) -> bool:
             return False
         node = node[part]
     return True
+
+
+LEGACY_DEFAULTS: dict[tuple[str, ...], Any] = {
+    ("strategy", "hedge", "floor_fraction"): 0.0,
+}
+"""Fields added with a default that changes what the method does, and the value that reproduces
+the build before them. A config stored by that build (a ledger's config version or reload, a
+session file's header) lacks the field; filled in with today's default it would re-derive other
+fills than the ledger holds (a resume would stop with exit 76). Fields added with a neutral default
+need no entry."""
+
+
+def stored_config(raw: str | Mapping[str, Any]) -> AppConfig:
+    """An :class:`AppConfig` from a config an earlier run stored (JSON text or its parsed
+    object): fields of :data:`LEGACY_DEFAULTS` it lacks take their legacy value (the behaviour of
+    the build that wrote it), every other missing field its default. Raises ``ValidationError``
+    as ``model_validate`` does."""
+    data: Any = json.loads(raw) if isinstance(raw, str) else raw
+    if isinstance(data, Mapping):
+        data = _with_legacy_defaults(data)
+    return AppConfig.model_validate(data)
+
+
+def _with_legacy_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for path, value in LEGACY_DEFAULTS.items():
+        if _has_path(out, list(path)):
+            continue
+        node: dict[str, Any] = out
+        for part in path[:-1]:
+            child = node.get(part)
+            child = dict(child) if isinstance(child, Mapping) else {}
+            node[part] = child
+            node = child
+        node[path[-1]] = value
+    return out

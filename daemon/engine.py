@@ -34,7 +34,7 @@ from brokers.ledger import Ledger
 from brokers.orders import CancelOrder, Flatten, PauseTrading, ResumeTrading, SubmitOrder
 from brokers.recovery import LedgerReplay
 from daemon.bus import EventBus
-from daemon.config import AppConfig
+from daemon.config import AppConfig, stored_config
 from daemon.eventlog import EVENT_NAMES, make_logger
 from daemon.logging import LEVEL
 from market.clock import SimulatedClock
@@ -314,9 +314,7 @@ class Engine:
         if self.on_control is not None:
             self.on_control(control, self.ledger.position)
         if control.kind == "reload":
-            return self._reload(
-                AppConfig.model_validate_json(control.payload["config"]), ts, record
-            )
+            return self._reload(stored_config(control.payload["config"]), ts, record)
         if control.kind not in MARKERS:
             log.info(
                 "control_applied",

@@ -19,7 +19,7 @@ from brokers.ledger import Ledger, LedgerError, OrderStatus
 from brokers.orders import PauseTrading
 from brokers.recovery import Divergence, LedgerReplay
 from daemon.bus import EventBus
-from daemon.config import AppConfig
+from daemon.config import AppConfig, stored_config
 from daemon.engine import Control, Engine, config_hash
 from daemon.pipeline import Pipeline, recorded_controls
 from daemon.progress import ProgressBar
@@ -96,7 +96,7 @@ def _start_engine(config: AppConfig, spec: RunSpec, writer: Ledger | LedgerRepla
 def _config_at(ledger: Ledger, position: int) -> AppConfig:
     """The config in force after feed position ``position``: its latest version up to there."""
     rows = [v for v in ledger.config_versions() if v["position"] <= position]
-    return AppConfig.model_validate_json(rows[-1]["config_text"])
+    return stored_config(rows[-1]["config_text"])
 
 
 def _adopted_engine(
