@@ -1,9 +1,10 @@
 """The run report's data: a ledger's daily marks, fills and settlements turned into the series
 the charts draw and the summary table (issue 6; SPEC sections 11 and 14).
 
-Everything is read from the ledger alone, so a report can be written for any state directory,
-while its daemon runs (a WAL reader never blocks the writer) or long after.
-:mod:`daemon.report_html` renders it; `alvh report` is :func:`register` and :func:`run`.
+Everything is read from the ledger alone, opened read-only (:mod:`daemon.report_ledger`), so a
+report can be written for any state directory, while its daemon runs or long after, and never
+changes the ledger. :mod:`daemon.report_stats` computes the performance figures,
+:mod:`daemon.report_html` renders the page; `alvh report` is :func:`register` and :func:`run`.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ import os
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import structlog
 
 from brokers.config import BrokerConfig
 from brokers.ledger import Ledger, LedgerError
+from daemon.report_books import rebuild_books
+from daemon.report_html import render_report
+from daemon.report_ledger import open_read_only
+from daemon.report_stats import drawdowns, performance
 from market.simulator import SimulatorConfig
 from strategies.events import ExitRule
 
@@ -35,15 +38,15 @@ LAYERS = ("condor", "hedge", "press")
 EXIT_RULES = (*(rule.value for rule in ExitRule), "settlement", "rebalance", "roll")
 ROLL_KEYS = {"time_shift": "time_shift", "delta_band": "delta_band", "roll": "hedge"}
 """A roll fill's reason -> its key in ``rolls`` (the run summary's names)."""
-TRADING_DAYS = 252
-DAYS_PER_YEAR = 365.25
 EX_USAGE, EX_CANTCREAT, EX_IOERR = 64, 73, 74
 
 
 @dataclass(frozen=True, slots=True)
 class Mark:
     """One row of ``daily_marks``, checked. ``pnl`` is each layer's realized + unrealized P&L
-    at the close (``layer_equity``); marks written before schema v3 hold only ``realized``."""
+    at the close (``layer_equity``); marks written before schema v3 hold only ``realized``,
+    which ``pnl`` then repeats (``realized_only``). ``equity`` may be zero or negative: a
+    loss can exceed the account."""
 
     session: date
     ts: datetime
@@ -54,6 +57,7 @@ class Mark:
     realized: dict[str, float]
     pnl: dict[str, float]
     hedge_size: float
+    realized_only: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +130,18 @@ def parse_mark(row: dict[str, Any]) -> Mark | str:
     if not all(_finite(v) for v in numbers):
         return "non_finite_number"
     equity, spx, vix, hedge_size = (float(v) for v in numbers)  # type: ignore[arg-type]
-    if min(equity, spx, vix) <= 0:
+    if min(spx, vix) <= 0:
         return "non_positive_price"
     realized = _layer_json(row.get("layer_pnl"))
     pnl = _layer_json(row.get("layer_equity", "{}"))
     if realized is None or pnl is None:
         return "bad_layer_json"
-    # Before schema v3 layer_equity is "{}": the layers' realized P&L is all there is.
-    regime = str(row["regime"])
-    return Mark(session, ts, equity, spx, vix, regime, realized, pnl or realized, hedge_size)
+    # Before schema v3 layer_equity is "{}" (a v2 ledger has no such column): the layers'
+    # realized P&L is all there is.
+    regime, realized_only = str(row["regime"]), not pnl and bool(realized)
+    return Mark(
+        session, ts, equity, spx, vix, regime, realized, pnl or realized, hedge_size, realized_only
+    )
 
 
 def _starting_config(ledger: Ledger) -> dict[str, Any]:
@@ -155,149 +162,6 @@ def _number(tree: dict[str, Any], path: str, default: float) -> float:
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return float(node) if _finite(node) else default
-
-
-# -- measures ------------------------------------------------------------------------------
-
-
-def drawdowns(values: Sequence[float]) -> list[float]:
-    """Each value over the running peak, minus one (0 at a new high, negative below it)."""
-    out, peak = [], -math.inf
-    for v in values:
-        peak = max(peak, v)
-        out.append(v / peak - 1.0)
-    return out
-
-
-def max_drawdown(path: Sequence[float]) -> tuple[float, int, int]:
-    """The deepest fall from a running peak as a fraction of that peak, with the indices of
-    the peak and the trough (0, 0, 0 when the path never falls)."""
-    peak, worst, where = 0, 0.0, (0, 0)
-    for i, value in enumerate(path):
-        if value > path[peak]:
-            peak = i
-        if (fall := 1.0 - value / path[peak]) > worst:
-            worst, where = fall, (peak, i)
-    return worst, *where
-
-
-def performance(
-    path: Sequence[float], labels: Sequence[str], calendar_days: int, rate: float
-) -> dict[str, Any]:
-    """Total return, CAGR, max drawdown (peak and trough labelled) and Sharpe of a value path.
-
-    CAGR compounds the total return over ``calendar_days / 365.25`` years. Sharpe: the mean
-    daily return in excess of ``rate / 252`` over its sample standard deviation, times
-    sqrt(252); None with fewer than two returns or none that vary."""
-    growth = path[-1] / path[0]
-    try:
-        cagr = growth ** (DAYS_PER_YEAR / calendar_days) - 1 if growth > 0 else math.nan
-    except OverflowError:
-        cagr = math.nan
-    depth, peak, trough = max_drawdown(path)
-    values = np.asarray(path, dtype=float)
-    excess = values[1:] / values[:-1] - 1.0 - rate / TRADING_DAYS
-    sd = float(np.std(excess, ddof=1)) if len(excess) >= 2 else 0.0
-    sharpe = float(np.mean(excess)) / sd * math.sqrt(TRADING_DAYS) if sd > 1e-12 else math.nan
-    return {
-        "final_equity": round(path[-1], 2),
-        "total_return": round(growth - 1, 6),
-        "cagr": round(cagr, 6) if math.isfinite(cagr) else None,
-        "max_drawdown": round(depth, 6),
-        "max_drawdown_peak": labels[peak] if depth > 0 else None,
-        "max_drawdown_trough": labels[trough] if depth > 0 else None,
-        "sharpe": round(sharpe, 4) if math.isfinite(sharpe) else None,
-    }
-
-
-class _Structure:
-    """Signed contracts per symbol of one open structure (equal by identity, not content)."""
-
-    __slots__ = ("legs",)
-
-    def __init__(self) -> None:
-        self.legs: dict[str, int] = {}
-
-
-class Books:
-    """Each layer's open structures, rebuilt from fills and settlements to count exits by rule.
-
-    An ``entry`` fill (or any fill into a flat layer) opens a structure. Any other fill closes
-    what it can of the oldest structures holding the other side of each leg; its remaining legs
-    (a roll's new strikes, a hedge's additions) join the first structure it touched, else the
-    layer's newest. A structure left with no contract exits under the fill's reason, or
-    ``settlement``. So, as the layers count: a hedge is one structure from its first contract
-    to its last (reduced but not to zero is no exit), and a spread exits once both legs settle.
-    """
-
-    def __init__(self) -> None:
-        self.open: dict[str, list[_Structure]] = {}
-        self.opened: Counter[str] = Counter()
-        self.exits: dict[str, Counter[str]] = {}
-
-    def fill(self, layer: str, reason: str, legs: Iterable[tuple[str, int]]) -> None:
-        structures = self.open.setdefault(layer, [])
-        touched: list[_Structure] = []
-        if reason == "entry" or not structures:
-            structures.append(_Structure())
-            self.opened[layer] += 1
-            touched.append(structures[-1])
-        spare = []
-        for symbol, qty in legs:
-            rest = qty if reason == "entry" else self._reduce(structures, symbol, qty, touched)
-            if rest:
-                spare.append((symbol, rest))
-        home = touched[0] if touched else structures[-1]
-        for symbol, qty in spare:
-            home.legs[symbol] = home.legs.get(symbol, 0) + qty
-        self._exit(layer, touched or [home], reason)
-
-    def settle(self, layer: str, symbol: str, quantity: int) -> None:
-        touched: list[_Structure] = []
-        self._reduce(self.open.get(layer, []), symbol, -quantity, touched)
-        self._exit(layer, touched, "settlement")
-
-    @staticmethod
-    def _reduce(
-        structures: list[_Structure], symbol: str, qty: int, touched: list[_Structure]
-    ) -> int:
-        for s in structures:
-            held = s.legs.get(symbol, 0)
-            if qty == 0:
-                break
-            if held == 0 or (held > 0) == (qty > 0):
-                continue
-            step = -held if abs(held) <= abs(qty) else qty
-            if held + step:
-                s.legs[symbol] = held + step
-            else:
-                del s.legs[symbol]
-            qty -= step
-            if not any(t is s for t in touched):
-                touched.append(s)
-        return qty
-
-    def _exit(self, layer: str, touched: list[_Structure], reason: str) -> None:
-        structures = self.open.get(layer, [])
-        for s in touched:
-            if not s.legs and any(t is s for t in structures):
-                structures.remove(s)
-                self.exits.setdefault(layer, Counter())[reason] += 1
-
-
-def rebuild_books(fills: list[dict[str, Any]], settlements: list[dict[str, Any]]) -> Books:
-    """Replay fills and settlements in ledger order (settlements first at a feed position:
-    the broker settles before the layers trade on a snapshot)."""
-    books = Books()
-    events = [((f["position"], 1, i), f) for i, f in enumerate(fills)]
-    events += [((s["position"], 0, i), s) for i, s in enumerate(settlements)]
-    for _, row in sorted(events, key=lambda e: e[0]):
-        if "fill_id" in row:
-            legs = [(leg["symbol"], int(leg["quantity"])) for leg in row["legs"]]
-            books.fill(row["layer"], row["reason"], legs)
-        else:
-            books.settle(row["layer"], row["symbol"], int(row["quantity"]))
-    return books
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -321,7 +185,7 @@ def build_report(ledger: Ledger) -> Report:
         log.warning("report_marks_skipped", by_reason=dict(sorted(skipped.items())))
     if not math.isfinite(start) or start <= 0:
         default = float(BrokerConfig.model_fields["starting_equity"].default)
-        start = marks[0].equity if marks else default
+        start = marks[0].equity if marks and marks[0].equity > 0 else default
     credited = [(_when(c["ts"]), c["amount"]) for c in cash if c["kind"] == "interest"]
     interest = [(ts, float(a)) for ts, a in credited if ts is not None and _finite(a)]
     fills, settlements = ledger.fills(), ledger.settlements()
@@ -329,6 +193,7 @@ def build_report(ledger: Ledger) -> Report:
     summary = _summary(marks, series, start, rate, fills, settlements)
     summary["interest"] = round(sum(a for _, a in interest), 2)
     summary["skipped_marks"] = dict(sorted(skipped.items()))
+    summary["realized_only_marks"] = sum(m.realized_only for m in marks)
     runs = ledger.runs()
     run = {k: runs[0][k] for k in ("scenario", "seed", "start", "alvh_version")} if runs else {}
     levels = {
@@ -425,11 +290,10 @@ def _summary(
 
 
 def write_report(ledger_path: Path, out: Path) -> dict[str, Any]:
-    """Write the HTML report of the ledger at ``ledger_path`` to ``out`` (a temporary file
-    beside it, then a rename: never half a report); return the summary table."""
-    from daemon.report_html import render_report
-
-    with Ledger.open(ledger_path) as ledger:
+    """Write the HTML report of the ledger at ``ledger_path`` (opened read-only, never
+    migrated) to ``out`` (a temporary file beside it, then a rename: never half a report);
+    return the summary table."""
+    with open_read_only(ledger_path) as ledger:
         report = build_report(ledger)
     text = render_report(report)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -463,7 +327,8 @@ def out_problem(out: Path) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """`alvh report`: 0 written, 64 unusable --out, 73 no ledger or the file cannot be
-    written, 74 the ledger cannot be read."""
+    written, 74 the ledger cannot be read (nor a schema older than v2 or newer than this
+    alvh's: never migrated here)."""
     env_dir = os.environ.get("STATE_DIRECTORY", "alvh-state").split(":")[0]
     state_dir, out = Path(args.state_dir or env_dir), Path(args.out)
     ledger_path = state_dir / "ledger.sqlite"

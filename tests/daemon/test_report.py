@@ -23,16 +23,10 @@ from brokers.ledger import Ledger
 from daemon.cli import _Parser
 from daemon.config import load_config
 from daemon.engine import Control
-from daemon.report import (
-    Books,
-    build_report,
-    max_drawdown,
-    performance,
-    register,
-    run,
-    write_report,
-)
-from daemon.report_html import PLOT_WIDTH, Line, chart, nice_ticks
+from daemon.report import build_report, register, run, write_report
+from daemon.report_books import Books
+from daemon.report_charts import PLOT_WIDTH, Line, chart, nice_ticks
+from daemon.report_stats import max_drawdown, performance
 from daemon.runner import RunSpec, simulate
 from daemon.statedir import StateDir
 
