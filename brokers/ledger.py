@@ -336,12 +336,20 @@ class Ledger:
 
     def record_daily_mark(self, mark: dict[str, Any]) -> None:
         """The end-of-session mark (equity, cash, SPX, VIX, regime, per-layer realized P&L and
-        total P&L at mid, hedge size); a session's first mark stands (an adopt at a session's
-        close does not mark it twice)."""
+        total P&L at mid, hedge size). A session marked again further along the feed takes the
+        later mark: a replay marks its last session where its file ends, and resumed on the
+        longer file marks it again at its close. Marked again at the same feed position (an
+        adopt at a session's close), the first mark stands."""
         self._conn.execute(
-            "INSERT OR IGNORE INTO daily_marks (session, position, ts, equity, cash, spx, vix,"
-            " regime, layer_pnl, hedge_size, layer_equity) VALUES (:session, :position, :ts,"
-            " :equity, :cash, :spx, :vix, :regime, :layer_pnl, :hedge_size, :layer_equity)",
+            "INSERT INTO daily_marks (session, position, ts, equity, cash, spx, vix, regime,"
+            " layer_pnl, hedge_size, layer_equity) VALUES (:session, :position, :ts, :equity,"
+            " :cash, :spx, :vix, :regime, :layer_pnl, :hedge_size, :layer_equity)"
+            " ON CONFLICT (session) DO UPDATE SET position = excluded.position,"
+            " ts = excluded.ts, equity = excluded.equity, cash = excluded.cash,"
+            " spx = excluded.spx, vix = excluded.vix, regime = excluded.regime,"
+            " layer_pnl = excluded.layer_pnl, hedge_size = excluded.hedge_size,"
+            " layer_equity = excluded.layer_equity"
+            " WHERE excluded.position > daily_marks.position",
             {"layer_equity": "{}", **mark, "position": self.position},
         )
         self._conn.commit()

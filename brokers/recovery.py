@@ -53,7 +53,8 @@ class LedgerReplay:
         self._order_events = {
             (cid, e["status"]) for cid in self._orders for e in ledger.order_history(cid)
         }
-        self._marks = {m["session"] for m in ledger.daily_marks()}
+        self._marks = {m["session"]: m["position"] for m in ledger.daily_marks()}
+        """The feed position of each session's recorded mark."""
         self.last_position = ledger.last_position()
         self.verified = {"fills": 0, "settlements": 0, "cash_movements": 0, "orders": 0}
 
@@ -225,7 +226,10 @@ class LedgerReplay:
         self.verified["cash_movements"] += 1
 
     def record_daily_mark(self, mark: dict[str, Any]) -> None:
-        if mark["session"] not in self._marks:
+        """Write a mark the ledger lacks, or one taken further along the feed than the ledger's
+        (which was taken where a shorter feed ended: a replay of a file that has grown since)."""
+        recorded = self._marks.get(mark["session"])
+        if recorded is None or self.position > recorded:
             self._ledger.record_daily_mark(mark)
 
     def commit(self) -> None:

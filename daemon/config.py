@@ -223,7 +223,13 @@ def stored_config(raw: str | Mapping[str, Any]) -> AppConfig:
     object): fields of :data:`LEGACY_DEFAULTS` it lacks take their legacy value (the behaviour of
     the build that wrote it), every other missing field its default. Raises ``ValidationError``
     as ``model_validate`` does."""
-    data: Any = json.loads(raw) if isinstance(raw, str) else raw
+    if isinstance(raw, str):
+        try:
+            data: Any = json.loads(raw)
+        except ValueError:
+            return AppConfig.model_validate_json(raw)  # not JSON: pydantic's own error
+    else:
+        data = raw
     if isinstance(data, Mapping):
         data = _with_legacy_defaults(data)
     return AppConfig.model_validate(data)

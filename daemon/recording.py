@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from daemon.config import AppConfig, format_validation_error
+from daemon.config import AppConfig, format_validation_error, stored_config
 from daemon.engine import Control, config_hash, recorded_config_hash
 from market.calendar import CALENDAR_END, CALENDAR_START
 from market.scenarios import scenario_names
@@ -133,7 +133,7 @@ def parse_header(line: bytes) -> SessionHeader:
     cadence = _header_field(record, "cadence_minutes", int)
     raw_config = _header_field(record, "config", dict)
     try:
-        config = AppConfig.model_validate(raw_config)
+        config = stored_config(raw_config)
     except ValidationError as exc:
         problems = format_validation_error(exc)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -277,7 +277,7 @@ class LineEncoder:
             "payload": control.payload,
         }
         if control.kind == "reload":
-            new = AppConfig.model_validate_json(control.payload["config"])
+            new = stored_config(control.payload["config"])
             record["config_hash"] = config_hash(new)
         return (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from daemon.config import LEGACY_DEFAULTS, AppConfig, load_config, stored_config
 from daemon.runner import RunSpec, simulate
@@ -35,6 +36,8 @@ def test_a_stored_config_without_a_legacy_field_takes_its_legacy_value() -> None
     assert stored_config(current.model_dump_json()) == current  # present: kept as stored
     assert stored_config(json.loads(current.model_dump_json())) == current
     assert stored_config({}).strategy.hedge.floor_fraction == 0.0
+    with pytest.raises(ValidationError):
+        stored_config("{not json")  # invalid JSON is a validation error, as model_validate_json's
     for path in LEGACY_DEFAULTS:  # every entry names a real field
         node: Any = current
         for part in path:

@@ -319,7 +319,8 @@ BAD_LINES: list[tuple[str, Any]] = [
     ("malformed", ("surface.extra", 0.1)),
     ("malformed", ("vix_spreads.max_future_ticks", 2.5)),
     ("malformed", ("vix", 5000.0)),
-    ("malformed", ("spreads.vix_exponent", 400.0)),
+    ("malformed", ("spreads.vix_exponent", -1.0)),  # market.spread_vix_exponent is >= 0
+    ("malformed", ("spreads.base_width", 0.0)),  # market.spread_base_width is > 0
     ("non_finite", ("spx", math.nan)),
     ("non_finite", ("vix", math.inf)),
     ("non_finite", ("vx_curve.0.1", -math.inf)),

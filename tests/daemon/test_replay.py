@@ -217,6 +217,39 @@ def test_a_crashed_replay_resumes_to_the_uninterrupted_replay(
     assert any(e["event"] == "recovery_completed" for e in logs)
 
 
+def daily_marks(state_dir: Path) -> list[tuple[Any, ...]]:
+    """The ledger's daily marks, every column, one row per session in session order."""
+    with sqlite3.connect(state_dir / "ledger.sqlite") as db:
+        return db.execute("SELECT * FROM daily_marks ORDER BY session").fetchall()
+
+
+@pytest.mark.parametrize("end", ["torn", "whole_line"])
+def test_a_replay_cut_mid_session_then_resumed_on_the_whole_file_marks_as_one_replay(
+    tmp_path: Path, end: str
+) -> None:
+    """A torn file (or one still being written) replays to a mid-session end; resumed on the
+    complete file, the replay's ledger is the uninterrupted replay's, daily marks row for row."""
+    path, _, _ = record(tmp_path, days=6)
+    whole = run_replay(path, tmp_path / "whole")
+    data = path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    cut_seq = 40  # session 3 (seqs 30-44 at this cadence) is two-thirds through
+    at = next(i for i, line in enumerate(lines[1:], 1) if json.loads(line)["seq"] == cut_seq)
+    head = b"".join(lines[: at + 1])
+    growing = tmp_path / "growing.jsonl"
+    growing.write_bytes(head + (lines[at + 1][:100] if end == "torn" else b""))
+    cut = run_replay(growing, tmp_path / "resumed")
+    assert cut["ticks"] == cut_seq + 1
+    assert cut["rejected_ticks"] == (1 if end == "torn" else 0)
+    growing.write_bytes(data)  # the recording is whole now
+    resumed = run_replay(growing, tmp_path / "resumed", resume=True)
+    assert without_rejects(resumed) == without_rejects(whole)
+    marks = daily_marks(tmp_path / "resumed")
+    assert len(marks) == 6
+    assert marks == daily_marks(tmp_path / "whole")
+    assert ledger_dump(tmp_path / "resumed") == ledger_dump(tmp_path / "whole")
+
+
 def test_replay_treats_its_state_dir_as_simulate_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
