@@ -154,6 +154,7 @@ def load_feed(config: AppConfig, inputs: HistoryInputs) -> HistoryFeed:
         rows_skipped_by_reason=data["rows_skipped_by_reason"],
         dates_dropped_by_join=data["dates_dropped_by_join"],
         vx_curve=data["vx_curve"],
+        spx_vix_correlation=data["spx_vix_correlation"],
     )
     return feed
 

@@ -20,8 +20,10 @@ of ``""``, ``.``, ``null``, ``NA``, ``N/A`` or ``nan`` is missing.
 A bad row is skipped and counted by reason, never fatal: ``short_row``, ``unparseable_date``,
 ``unparseable_number``, ``missing_value`` (no close), ``non_finite``, ``non_positive``,
 ``high_below_low``, ``close_outside_range``, ``duplicate_date`` (the first row of a date is kept),
-``out_of_range`` (rates), ``unknown_event`` (macro), ``no_contracts`` (a VX row without one usable
-future). The first few problems of each reason are kept, with their line numbers, for the log.
+``out_of_range`` (a value outside its series' plausible range, :mod:`market.history_checks`),
+``unknown_event`` (macro), ``no_contracts`` (a VX row without one usable future). The first few
+problems of each reason are kept, with their line numbers, for the log. An index file whose level
+is not its flag's (a VIX file as ``--spx``) is a :class:`HistoryDataError`.
 
 An **open is real** when it is present, within the row's high-low range, not equal to the previous
 row's close (old Yahoo SPX rows repeat it) and the row is not flat (open = high = low = close: all
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from market.history_checks import PLAUSIBLE_RANGE, VX_RANGE, level_problem, within
 from market.macro import MACRO_EVENT_NAMES
 
 DATE_COLUMNS = ("date", "observation_date")
@@ -110,7 +113,7 @@ class VxCurveFile:
     skipped: Problems
     points_dropped: Counter[str]
     """Futures left out of otherwise good rows: ``missing``, ``expired``, ``unparseable_date``,
-    ``unparseable_number``, ``non_finite``, ``non_positive``."""
+    ``unparseable_number``, ``non_finite``, ``non_positive``, ``out_of_range``."""
 
 
 @dataclass(slots=True)
@@ -227,7 +230,8 @@ _FORMATS = (
 
 
 def load_index(path: Path, name: str) -> IndexSeries:
-    """Load a VIX or SPX file (``name`` is the flag it came from: ``vix`` or ``spx``)."""
+    """Load a VIX or SPX file (``name`` is the flag it came from: ``vix`` or ``spx``, which sets
+    the plausible range of its values and level)."""
     rows = _rows(path, name)
     columns = _header(rows, path, name)
     if _is_vx_header(columns):
@@ -246,6 +250,8 @@ def load_index(path: Path, name: str) -> IndexSeries:
             f"--{name}: {path}: header {sorted(columns)} not recognized: {_FORMATS}"
         )
     need = max(d, o, h, lo, c)
+    bounds = PLAUSIBLE_RANGE.get(name)
+    closes: list[tuple[date, float]] = []  # every row's close, in range or not: for the level
     problems = Problems(name)
     raw: list[tuple[date, float | None, float | None, float | None, float]] = []
     seen: set[date] = set()
@@ -268,20 +274,27 @@ def load_index(path: Path, name: str) -> IndexSeries:
         if close is None:
             problems.add(line, "missing_value", ",".join(row))
             continue
-        if high is not None and low is not None:
-            if high < low:
-                problems.add(line, "high_below_low", ",".join(row))
-                continue
-            if not low - SAME_PRICE <= close <= high + SAME_PRICE:
-                problems.add(line, "close_outside_range", ",".join(row))
-                continue
-        else:
+        closes.append((day, close))
+        if bounds is not None and not within(bounds, close, opened, high, low):
+            problems.add(line, "out_of_range", ",".join(row))
+            continue
+        if high is not None and low is not None and high < low:
+            problems.add(line, "high_below_low", ",".join(row))
+            continue
+        if (high is not None and close > high + SAME_PRICE) or (
+            low is not None and close < low - SAME_PRICE
+        ):
+            problems.add(line, "close_outside_range", ",".join(row))
+            continue
+        if high is None or low is None:
             high = low = None
         if day in seen:
             problems.add(line, "duplicate_date", ",".join(row))
             continue
         seen.add(day)
         raw.append((day, opened, high, low, close))
+    if problem := level_problem(name, closes):
+        raise HistoryDataError(f"--{name}: {path}: {problem}")
     raw.sort(key=lambda r: r[0])
     bars: dict[date, DailyBar] = {}
     opens_missing: Counter[str] = Counter()
@@ -373,6 +386,8 @@ def _vx_point(
         return exc.reason, None
     if price is None or not expiry_text.strip():
         return "missing", None
+    if not within(VX_RANGE, price):
+        return "out_of_range", None
     expiry = parse_date(expiry_text)
     if expiry is None:
         return "unparseable_date", None

@@ -8,6 +8,9 @@ counted by reason: ``outside_calendar``, ``not_a_session`` (for example the VIX'
 holidays since 2022), or ``no_<inputs>`` naming the inputs that lack it (``no_vix``, ``no_spx``,
 ``no_vx``, ``no_spx_vx``, ...).
 
+**Plausibility.** Before the join, the VIX's and the SPX's daily log changes must not move
+together (:mod:`market.history_checks`): the two files' correlation is kept for the summary.
+
 **Snapshots.** Each session has one at the open, stamped at the calendar's open (09:30 ET), when
 both SPX and VIX have a real open (see :mod:`market.history_data`), and one at the close, stamped
 at the options session's close (16:15 ET, or a quarter hour after an early close) with the SPX's
@@ -54,6 +57,7 @@ from market.calendar import (
     vx_expiry,
     vx_settlement_time,
 )
+from market.history_checks import correlation_problem, log_change_correlation
 from market.history_data import (
     DailyBar,
     DatedValues,
@@ -193,6 +197,9 @@ class HistoryFeed:
         self.market = market
         self.vix = load_index(inputs.vix, "vix")
         self.spx = load_index(inputs.spx, "spx")
+        self.correlation, changes = log_change_correlation(self.vix.bars, self.spx.bars)
+        if problem := correlation_problem(self.correlation, changes):
+            raise HistoryDataError(f"--vix {inputs.vix} and --spx {inputs.spx}: {problem}")
         self.vx = load_vx(inputs.vx) if inputs.vx is not None else None
         rates = load_rates(inputs.rates) if inputs.rates is not None else None
         macro = load_macro(inputs.macro) if inputs.macro is not None else None
@@ -358,6 +365,7 @@ class HistoryFeed:
             "sessions_at_config_rate": self.at_config_rate,
             "macro": self.macro_source,
             "settlement_proxies": dict(sorted(self.proxies.items())),
+            "spx_vix_correlation": None if self.correlation is None else round(self.correlation, 3),
         }
         if self.vx is not None:
             out["formats"]["vx"] = "vx_term_structure"

@@ -231,6 +231,45 @@ def test_run_exits_65_on_unusable_data_before_touching_a_state_dir(
     assert not state.exists()
 
 
+def test_run_exits_65_naming_the_file_when_vix_and_spx_are_swapped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path)
+    state = tmp_path / "state"
+    swapped = HistoryInputs(inputs.spx, inputs.vix)
+    assert run(_parser().parse_args([*_args(swapped), "--state-dir", str(state)])) == EX_DATAERR
+    err = capsys.readouterr().err
+    assert f"--vix: {inputs.spx}: median close" in err
+    assert "looks like an index level, not the VIX" in err
+    assert "are --vix and --spx swapped?" in err
+    both_vix = HistoryInputs(inputs.vix, inputs.vix)
+    assert run(_parser().parse_args([*_args(both_vix), "--state-dir", str(state)])) == EX_DATAERR
+    assert f"--spx: {inputs.vix}: median close" in capsys.readouterr().err
+    assert not state.exists()
+
+
+def test_an_implausible_vix_row_is_skipped_logged_and_counted_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    inputs = write_inputs(tmp_path)
+    lines = inputs.vix.read_text(encoding="utf-8").splitlines()
+    day = lines[10].split(",")[0]
+    lines[10] = f"{day},1e300,1e300,1e300,1e300"  # overflowed the hedge layer before
+    inputs.vix.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with capture_logs() as logs, StateDir(tmp_path / "s") as state:
+        summary = run_history(load_config(None), inputs, state)
+    assert summary["handler_errors"] == 0
+    data = summary["data"]
+    assert data["rows_skipped_by_reason"]["vix"] == {"out_of_range": 1}
+    assert data["dates_dropped_by_join"] == {"no_vix": 1}
+    assert data["spx_vix_correlation"] < -0.5
+    skipped = [e for e in logs if e["event"] == "history_row_skipped" and e["input"] == "vix"]
+    assert [(e["input"], e["line"], e["reason"]) for e in skipped] == [("vix", 11, "out_of_range")]
+    loaded = next(e for e in logs if e["event"] == "history_data_loaded")
+    assert loaded["rows_skipped_by_reason"]["vix"] == {"out_of_range": 1}
+    assert loaded["spx_vix_correlation"] == data["spx_vix_correlation"]
+
+
 def test_run_exits_64_on_a_backwards_window_or_a_report_it_cannot_write(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -300,9 +339,9 @@ def test_real_data_the_hedge_engages_in_february_2020(tmp_path: Path) -> None:
 @needs_real_data
 def test_real_data_the_press_sells_spreads_after_volmageddon(tmp_path: Path) -> None:
     """In February 2018 the press sells once STRESS is confirmed and an expiry is 14-35 days out
-    (2018-03-21 from 02-14). The hedge stays flat: the January melt-up stopped the only condor on
-    01-26 and no monthly expiry sits 45-60 days out from 01-31 to 02-18, so there is no condor
-    book to hedge when the VIX jumps."""
+    (2018-03-21 from 02-14). The January melt-up stopped the only condor on 01-26 and no monthly
+    expiry sits 45-60 days out from 01-31 to 02-18, so no condor is open when the VIX jumps; the
+    hedge trades from its floor (tests/daemon/test_history_cycles.py)."""
     summary, fills = _real(tmp_path, date(2017, 11, 1), date(2018, 3, 31))
     assert summary["regimes"]["stress_days"] >= 5
     press = [f for f in fills if f["layer"] == "press" and f["intent"] == "open"]

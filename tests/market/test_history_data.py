@@ -214,6 +214,7 @@ def test_join_keeps_common_sessions_and_counts_every_dropped_date_by_reason() ->
     assert data["dates_dropped_by_join"] == {"no_spx": 1, "no_vix": 2, "not_a_session": 1}
     assert data["rows_skipped_by_reason"]["vix"]["duplicate_date"] == 1
     assert data["rows_skipped_by_reason"]["spx"] == {}
+    assert data["spx_vix_correlation"] is None  # 10 common dates: too few to judge
 
 
 def test_start_and_end_bound_the_join_and_an_empty_window_is_a_data_error() -> None:
