@@ -221,7 +221,8 @@ def _adopt(
     reset = {
         "trading_paused": engine.broker.trading_paused,
         "flatten_in_progress": "not resumed: send flatten again if it is still wanted",
-        "strategy_state": "regime, cooldowns and exit bookkeeping start over from the next snapshot",
+        "strategy_state": "regime, cooldowns and exit bookkeeping start over from the next"
+        " snapshot; an adopted hedge opens the hedge floor's window",
         "condors_taken_over": engine.condor.open_count(),
         "hedges_taken_over": engine.hedge.open_count(),
         "press_spreads_taken_over": engine.press.open_count(),

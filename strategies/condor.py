@@ -91,7 +91,6 @@ class CondorActor:
         """Session index before which no new condor opens (after a credit stop)."""
         self._skip_entry_session: tuple[int, date] | None = None
         self._greeks_cache: tuple[MarketSnapshot, LayerGreeks] | None = None
-        self._reference_cache: tuple[MarketSnapshot, ReferenceCondor | None] | None = None
         self.stats = LayerStats()
 
     @property
@@ -145,13 +144,10 @@ class CondorActor:
 
     def reference(self, snap: MarketSnapshot) -> ReferenceCondor | None:
         """The condor this layer would open for its risk budget at ``snap``, at the equity of the
-        last mark (:mod:`strategies.reference_condor`; the hedge's floor). Cached per snapshot."""
-        cached = self._reference_cache
-        if cached is not None and cached[0] is snap:
-            return cached[1]
-        reference = reference_condor(snap, self._cfg, self._equity)
-        self._reference_cache = (snap, reference)
-        return reference
+        last mark and the target delta of the moment (``post_fomc_delta`` just after an FOMC
+        day) (:mod:`strategies.reference_condor`; the hedge's floor)."""
+        delta = target_delta(self._cfg, self._state)
+        return reference_condor(snap, self._cfg, self._equity, delta)
 
     # -- handlers -------------------------------------------------------------------------------
 

@@ -263,9 +263,10 @@ class HedgeConfig(_Frozen):
     floor_sessions: int = Field(
         21,
         ge=0,
-        description="The floor applies only within this many sessions of the condor layer's last"
-        " condor (held, opened, rolled or closed): it covers the re-entry cooldown and the gap"
-        " between monthly cycles, not months with no condor at all.",
+        description="The floor applies up to this many sessions after the condor layer's last"
+        " condor (held, opened, rolled or closed), and past them to a hedge held in STRESS: it"
+        " covers the re-entry cooldown and the gap between monthly cycles, not months with no"
+        " condor at all.",
     )
 
     @model_validator(mode="after")

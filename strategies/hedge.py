@@ -159,9 +159,10 @@ class HedgeActor:
     # -- setup ----------------------------------------------------------------------------------
 
     def reconfigure(self, config: StrategyConfig) -> None:
-        """Take new thresholds (a config reload); a changed hedge section is re-sized at once."""
-        if config.hedge != self._config.hedge:
-            self._rebalancer.mark_dirty()
+        """Take new thresholds (a config reload); a changed hedge or condor section (the floor's
+        reference) is re-sized at once."""
+        if config.hedge != self._config.hedge or config.condor != self._config.condor:
+            self._rebalancer.mark_dirty()  # the condor section moves the floor's reference
         self._config = config
         self._rebalancer.config = config
 
@@ -174,7 +175,9 @@ class HedgeActor:
         unmapped = self._book.adopt(pos for pos in positions if pos.layer == LAYER)
         if self._book:
             self._position_id = f"VH-{self._next_id:06d}"
-            self._rebalancer.mark_dirty()
+            # The condor layer's history starts over at an adopt: an adopted hedge opens the
+            # floor's window, so a hedge held from the floor is not sold at the first check.
+            self._rebalancer.condor_changed()
         return unmapped
 
     # -- queries --------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
 (SPEC section 7, "rebalances when the target moves by a whole contract, at most once per
 ``rebalance_interval``").
 
-The target is sized by :mod:`strategies.hedge_sizing`; the carry cap applies to it first. Then:
+The target is sized by :mod:`strategies.hedge_sizing` from the condor book's vega and theta, or
+from the floor's (below); the carry cap applies to it first. Then:
 
 - From flat, the hedge opens when the unrounded target is at least half a contract, at
   ``round(target)`` (halves up); below half a contract nothing is bought (``hedge_below_minimum``).
 - With a hedge held, it trades only when the unrounded target is a whole contract or more from
   what is held, and then to ``round(target)`` (:func:`~strategies.hedge_sizing.contracts_to_trade`).
   A target wobbling across x.5 therefore trades once, not at every check; a target of 0 (no
-  condors, or a carry cap of 0) closes whatever is held.
+  condors and no floor, or a carry cap of 0) closes whatever is held.
 - Calls are compared on VX equivalents: what is held counts ``book.vx_equivalents(snap)`` (each
   lot at its own delta), converted into contracts of the current target-delta strike
   (``1000 / (delta x 100)`` per VX equivalent). An addition buys that strike; a reduction sells
@@ -26,6 +27,19 @@ The target is sized by :mod:`strategies.hedge_sizing`; the carry cap applies to 
   regime (read from the market state) at that snapshot; an event older than the last sizing
   (with opening allowed) is not a reason to size again. An event that lifts the RSI rebuild
   block, or that no sizing has followed yet, re-sizes at the next snapshot.
+
+**The floor** (``hedge.floor_fraction``, ``hedge.floor_sessions``; not in the SPEC, which sizes
+from the open condors alone). The base of the sizing is the open condors' dollar vega and theta,
+or ``floor_fraction`` x the reference condor's (:mod:`strategies.reference_condor`: what the
+condor layer would open next at its risk budget) when that is the shorter vega. The floor applies:
+
+- up to ``floor_sessions`` sessions after the condor layer last held a condor at a sizing or had
+  one opened, rolled or closed (an adopted hedge counts as such an event: the window runs from the
+  adopt); so it covers a stop in the run-up to a spike, the re-entry cooldown and the gap between
+  monthly cycles, not months in which no condor could open, and a run that never held a condor
+  gets none;
+- and, past that window, while a hedge is held and the regime is STRESS: a calendar rule does not
+  sell protection in the middle of a confirmed spike; the RSI exit or the unwind in CALM end it.
 """
 
 from __future__ import annotations
@@ -189,7 +203,7 @@ class Rebalancer:
             return None  # nothing to reduce; a pending re-size waits for the block to lift
         if may_open:
             self._dirty = False
-        sizing = self._size(snap)
+        sizing = self._size(snap, held=bool(book))
         if sizing is None:
             return None
         if may_open:
@@ -297,7 +311,7 @@ class Rebalancer:
             )
         )
 
-    def _size(self, snap: MarketSnapshot) -> Sizing | None:
+    def _size(self, snap: MarketSnapshot, held: bool = False) -> Sizing | None:
         """Size the hedge at ``snap``; publish the below-minimum notice (once a session)."""
         cfg = self.config.hedge
         expiry = hedge_expiry(snap.vix_expiries, snap.session, cfg.roll_days)
@@ -307,7 +321,7 @@ class Rebalancer:
         if terms is None:
             return None
         book = self._condor_greeks(snap)
-        greeks, base = self._base(snap, book)
+        greeks, base = self._base(snap, book, held)
         beta = self._state.hedge_beta(expiry)
         size = size_hedge(
             vega_dollars=greeks.vega_dollars,
@@ -334,21 +348,19 @@ class Rebalancer:
             terms, size, greeks.vega_dollars, greeks.theta_per_day, beta, base, book.vega_dollars
         )
 
-    def _base(self, snap: MarketSnapshot, book: LayerGreeks) -> tuple[LayerGreeks, str]:
+    def _base(self, snap: MarketSnapshot, book: LayerGreeks, held: bool) -> tuple[LayerGreeks, str]:
         """The greeks the hedge is sized from: the open condors' (``book``), or
         ``floor_fraction`` x the reference condor's vega and theta (``floor``) when that is the
-        shorter vega and the condor layer held or traded a condor within ``floor_sessions``
-        sessions (module docstring)."""
+        shorter vega and the floor applies (module docstring: within ``floor_sessions`` sessions
+        of the condor layer's last condor, or with a hedge ``held`` in STRESS)."""
         cfg = self.config.hedge
         session = self._state.session_index
         if book.vega_dollars < 0.0:
             self._condor_session = session
         fraction = cfg.floor_fraction
-        if (
-            fraction <= 0.0
-            or self._reference is None
-            or session - self._condor_session > cfg.floor_sessions
-        ):
+        in_window = session - self._condor_session <= cfg.floor_sessions
+        holding_in_stress = held and self._state.regime is Regime.STRESS
+        if fraction <= 0.0 or self._reference is None or not (in_window or holding_in_stress):
             return book, "book"
         reference = self._reference(snap)
         if reference is None:

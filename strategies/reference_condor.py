@@ -9,7 +9,8 @@ rules so the floor moves with the market, with equity and with the condor config
 
 - the expiry is the first listed SPX monthly at least ``min_dte`` days out (the one the layer
   enters next; with no monthly inside ``min_dte``..``max_dte`` the next one beyond);
-- shorts at ``short_delta``, wings ``wing_width_pct`` beyond, break-evens outside ``be_move_mult``
+- shorts at ``short_delta`` (``post_fomc_delta`` just after an FOMC day, as the layer's entries),
+  wings ``wing_width_pct`` beyond, break-evens outside ``be_move_mult``
   x the expected move (:func:`~strategies.condor_legs.pick_condor`);
 - as many contracts as keep the max loss at the natural price within ``risk_per_condor`` of
   equity (as :func:`~strategies.condor_legs.plan_entry`, without the buying-power limit: the
@@ -51,14 +52,16 @@ def reference_expiry(
 
 
 def reference_condor(
-    snap: MarketSnapshot, cfg: CondorConfig, equity: float
+    snap: MarketSnapshot, cfg: CondorConfig, equity: float, short_delta: float | None = None
 ) -> ReferenceCondor | None:
-    """The reference condor at ``snap`` (module docstring); None when no monthly is far enough
-    out, the chain gives no such condor, or the budget buys less than one contract."""
+    """The reference condor at ``snap`` (module docstring), shorts at ``short_delta`` (default
+    ``cfg.short_delta``; the layer passes its target delta of the moment); None when no monthly is
+    far enough out, the chain gives no such condor, or the budget buys less than one contract."""
     expiry = reference_expiry(snap.spx_expiries, snap.session, cfg.min_dte)
     if expiry is None or not equity > 0.0:
         return None
-    pick = pick_condor(snap, expiry, cfg.short_delta, cfg.wing_width_pct, cfg.be_move_mult)
+    delta = cfg.short_delta if short_delta is None else short_delta
+    pick = pick_condor(snap, expiry, delta, cfg.wing_width_pct, cfg.be_move_mult)
     if isinstance(pick, str) or not pick.max_loss > 0.0:
         return None
     quantity = math.floor(cfg.risk_per_condor * equity / pick.max_loss)

@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from daemon.config import LEGACY_DEFAULTS, AppConfig, load_config, stored_config
+from daemon.engine import Control
 from daemon.runner import RunSpec, simulate
 from daemon.statedir import StateDir
 
@@ -81,3 +82,21 @@ def test_a_ledger_from_before_the_floor_resumes_to_its_own_fills(tmp_path: Path)
 def test_a_stored_floor_is_kept_whatever_the_legacy_value(value: float) -> None:
     config = load_config(None, {"strategy": {"hedge": {"floor_fraction": value}}})
     assert stored_config(config.model_dump_json()).strategy.hedge.floor_fraction == value
+
+
+def test_a_recorded_reload_without_the_floor_applies_it_off(tmp_path: Path) -> None:
+    """A reload control stored by the build before the floor (its config lacks floor_fraction)
+    is applied as that build meant it: the engine's reload path goes through stored_config."""
+    coarse = {"market": {"cadence_minutes": 30}}
+    config = load_config(None, coarse)
+    text = _without_floor(
+        load_config(None, {**coarse, "strategy": {"hedge": {"h": 0.9}}}).model_dump_json()
+    )
+    planned = {100: [Control("reload", {"config": text})]}
+    with StateDir(tmp_path / "s") as state:
+        simulate(config, SPEC, 10, state, planned=planned)
+    with sqlite3.connect(tmp_path / "s" / "ledger.sqlite") as db:
+        versions = db.execute("SELECT position, config_text FROM config_versions").fetchall()
+    assert [p for p, _ in versions] == [-1, 100]
+    stored = [json.loads(t)["strategy"]["hedge"] for _, t in versions]
+    assert [(h["h"], h["floor_fraction"]) for h in stored] == [(0.5, 0.5), (0.9, 0.0)]

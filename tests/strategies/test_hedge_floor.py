@@ -21,8 +21,10 @@ from test_hedge import (
 
 from brokers.greeks import LayerGreeks
 from brokers.orders import OrderIntent
+from brokers.portfolio import Position
+from market.instruments import FutureContract, FutureRoot
 from market.snapshot import MarketSnapshot
-from strategies.events import HedgeCarryCapped, HedgeRebalanced
+from strategies.events import HedgeCarryCapped, HedgeRebalanced, PositionClosed, Regime
 from strategies.hedge import HedgeActor
 from strategies.reference_condor import ReferenceCondor
 
@@ -139,3 +141,43 @@ def test_the_carry_check_of_a_floor_hedge_uses_the_floors_theta() -> None:
     assert capped.carry_per_contract == pytest.approx((20.0 - 18.0) / 15 * 100)
     assert capped.capped == 18
     assert only(h.rebalances()).target == 18
+
+
+def _floor_then(regime_vix: float, floor_sessions: int) -> Harness:
+    """A condor closes at session 0 (CALM); from session 1 the VIX stays at ``regime_vix`` and
+    the floor buys a hedge; sessions run on to 7."""
+    h = harness(floor_sessions=floor_sessions)
+    h.step(snap(vix=13.0))
+    h.actor.on_condor_changed(object())
+    for n in range(1, 8):
+        h.step(snap(session(n), vix=regime_vix, front=regime_vix - 1.0))
+    return h
+
+
+def test_past_its_window_a_floor_hedge_held_in_stress_is_kept() -> None:
+    # closes >= 25 at sessions 1-3 confirm STRESS from session 4; the window (5) ends after 5
+    stress = _floor_then(30.0, floor_sessions=5)
+    assert stress.state.regime is Regime.STRESS
+    opened = stress.orders()[0]  # bought at session 1 (then rolled to March), never sold
+    assert opened.reason == "entry" and stress.actor.held() == opened.quantity > 0
+    assert [o for o in stress.orders() if o.intent is OrderIntent.CLOSE] == []
+    assert all(e.base == "floor" for e in stress.rebalances())
+    # the same path below the press threshold (ELEVATED): sold once the window ends
+    elevated = _floor_then(20.0, floor_sessions=5)
+    assert elevated.state.regime is Regime.ELEVATED
+    bought = elevated.orders()[0]
+    closes = [o for o in elevated.orders() if o.intent is OrderIntent.CLOSE]
+    assert [(o.reason, o.quantity) for o in closes] == [("rebalance", bought.quantity)]
+    assert elevated.of(PositionClosed) and elevated.actor.held() == 0
+
+
+def test_an_adopted_hedge_opens_the_floor_window() -> None:
+    h = harness()
+    held = [Position("hedge", FutureContract(FutureRoot.VXM, FRONT), 8, 17.2)]
+    assert h.actor.adopt(held, ["hedge-000003"]) == []
+    h.step(snap(vix=18.0, front=19.0))  # no condor: the floor, not a book of zero, sizes it
+    ev = only(h.rebalances())
+    assert ev.base == "floor" and ev.held == 8
+    assert ev.target == recomputed_target(ev, 10.0) > 0
+    sold = [o for o in h.orders() if o.intent is OrderIntent.CLOSE]
+    assert sum(o.quantity for o in sold) == max(0, 8 - ev.target)  # not the whole hedge
