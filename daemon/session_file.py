@@ -220,16 +220,14 @@ _WIDTH = _non_negative("crossed")
 _SPX_POINTS = _positive(1e7)
 """SPX and its SOQ: model levels, on a path from ``market.spx_start``. An SPX chain lists a strike
 every 5 points over up to +-50% of spot, so at 1e7 one chain holds 2,000,000 strikes: the ceiling
-keeps a damaged line from sizing arrays without limit. It is about 1,700 times the default start;
-the config does not cap ``spx_start``, and a cap there well below this one would keep every run
-inside it."""
+keeps a damaged line from sizing arrays without limit. It is about 1,700 times the default start
+and 100 times the highest ``market.spx_start`` the config accepts (100,000)."""
 _VOL_POINTS = _positive(1000.0)
 """The VIX, the VRO and VX prices: model levels, the VIX within ``[market.vix_floor,
 market.vix_cap]`` and VX prices between it and ``market.vx_curve_level``. A VIX option chain lists
 a strike every point from F / 3 to 5 F, so the ceiling bounds it to about 4,700 strikes; it is 6.7
-times the default cap (150) and 11 times the highest VIX ever printed. The config caps neither
-``vix_cap`` nor ``vx_curve_level``; caps there at or below this one would keep every run inside
-it."""
+times the default cap (150) and 11 times the highest VIX ever printed. The config caps ``vix_cap``,
+``vix_start`` and ``vx_curve_level`` at 500, so every configured run stays inside it."""
 _FIXED = _positive(1e6)
 """Model parameters no config sets (the surfaces' vol floors and caps, the VIX surface's shortest
 maturity): every recording carries the class default, so the ceiling only screens damage."""

@@ -82,9 +82,10 @@ class SimulatorConfig(
     cadence_minutes: int = Field(1, ge=1, le=405)
     """Minutes of market time between snapshots; each session also ends with a snapshot at its
     close."""
-    spx_start: float = Field(5900.0, gt=0)
-    """SPX at the first open (index points)."""
-    vix_start: float = Field(17.0, gt=0)
+    spx_start: float = Field(5900.0, gt=0, le=100_000)
+    """SPX at the first open (index points). At most 100,000 (17 times the default): the replay
+    reader rejects SPX levels above 10,000,000 as damage, and a path from here stays far below."""
+    vix_start: float = Field(17.0, gt=0, le=500)
     """VIX at the first open (ignored under a scenario, which starts at its first anchor)."""
     rate: float = 0.04
     """Risk-free rate (decimal, continuously compounded)."""
@@ -105,8 +106,9 @@ class SimulatorConfig(
     """Mean size of a jump in log-VIX (exponentially distributed)."""
     vix_floor: float = Field(8.0, gt=0)
     """Lowest VIX the model prints."""
-    vix_cap: float = Field(150.0, gt=0)
-    """Highest VIX the model prints."""
+    vix_cap: float = Field(150.0, gt=0, le=500)
+    """Highest VIX the model prints. At most 500: the replay reader rejects a VIX, VRO or VX price
+    above 1,000 as damage (the highest VIX ever printed is 89.53)."""
 
     realized_vol_ratio: float = Field(0.78, gt=0)
     """SPX diffusion volatility as a fraction of the VIX (below 1: the variance risk premium)."""
@@ -117,7 +119,7 @@ class SimulatorConfig(
     overnight_variance_fraction: float = Field(0.2, ge=0, lt=1)
     """Share of a session's variance, mean reversion and jump odds carried by the overnight gap."""
 
-    vx_curve_level: float = Field(100.0, gt=0)
+    vx_curve_level: float = Field(100.0, gt=0, le=500)
     """Fixed level (VIX points) in the VX curve's anchor: the anchor is the weighted geometric mean
     ``vx_curve_level ** (1 - w) * average ** w`` (``w = vx_anchor_weight``) of this level and the
     slow average of the VIX, so it is a premium above an average below this level (about 23% at

@@ -175,3 +175,29 @@ def test_a_run_at_the_edge_of_the_configs_ranges_replays_with_no_line_rejected(
     assert replayed["rejected_ticks_by_reason"] == NO_REJECTS
     assert without_rejects(replayed) == recorded
     assert ledger_dump(tmp_path / "replayed") == ledger_dump(tmp_path / "recorded")
+
+
+def test_a_run_at_the_configs_level_caps_replays_with_no_line_rejected(tmp_path: Path) -> None:
+    """The config caps the model's levels (``spx_start``, ``vix_start``, ``vix_cap``,
+    ``vx_curve_level``) inside the reader's bounds on SPX, VIX and VX levels: the base model started
+    at those caps replays untouched (with the VIX at 500 nothing trades; the levels are the point)."""
+    caps = {
+        f: _upper_edge(f, math.inf) for f in ("spx_start", "vix_start", "vix_cap", "vx_curve_level")
+    }
+    assert all(math.isfinite(v) for v in caps.values())
+    config = load_config(
+        None,
+        {"market": {"cadence_minutes": 30, **caps}},
+    )
+    path = tmp_path / "levels.jsonl"
+    with StateDir(tmp_path / "recorded") as state:
+        recorded = simulate(config, RunSpec(None, 2, START), 10, state, record=path)
+    snaps = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    snaps = [s for s in snaps if s.get("kind") == "snapshot"]
+    assert len(snaps) == recorded["ticks"] > 0
+    assert max(s["vix"] for s in snaps) > 150.0  # beyond the default cap: the levels are exercised
+    assert max(s["spx"] for s in snaps) > 50_000.0
+    replayed = run_replay(path, tmp_path / "replayed")
+    assert replayed["rejected_ticks_by_reason"] == NO_REJECTS
+    assert without_rejects(replayed) == recorded
+    assert ledger_dump(tmp_path / "replayed") == ledger_dump(tmp_path / "recorded")
