@@ -374,6 +374,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["api"] = {"port": args.port}
     if args.log_level is not None:
         overrides.setdefault("runtime", {})["log_level"] = args.log_level
+    # The live daemon waits for an operator after a risk halt (SPEC section 9). In the config,
+    # not on the actor: a resumed ledger re-derives under the policy stored with it, and a
+    # SIGHUP reload (the same overrides) keeps it.
+    overrides["strategy"] = {"risk": {"auto_resume": False}}
     config = load_config(args.config, overrides)
     if args.adopt and args.record is not None:
         raise _UsageError(_ADOPT_RECORD)

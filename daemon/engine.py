@@ -140,7 +140,7 @@ class Engine:
             equity_now=self.broker.marked_equity,
         )
         """Batch runs resume after a risk halt at the next session; `alvh run` sets
-        ``risk.auto_resume`` off so an operator decides."""
+        ``strategy.risk.auto_resume`` off in its config so an operator decides."""
         self.ticks = 0
         self.halted: dict[str, str] = {}
         """Layers halted by an exception in their actor, with the reason (SPEC section 13)."""

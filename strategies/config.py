@@ -355,6 +355,13 @@ class RiskConfig(_Frozen):
         0.60, gt=0, description="Halt when the margin requirement exceeds this fraction of equity."
     )
     flatten: bool = Field(True, description="Flatten every position on a risk halt.")
+    auto_resume: bool = Field(
+        True,
+        description="Resume trading at the next session after a risk halt (batch runs); `alvh run`"
+        " sets it false, so the live daemon waits for an operator. Stored with the config, so a"
+        " ledger or recording continued or replayed by another command re-derives under the"
+        " policy it was written with.",
+    )
 
 
 class StrategyConfig(_Frozen):

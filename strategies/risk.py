@@ -45,7 +45,7 @@ class RiskMonitor:
         *,
         publish_next: Callable[..., None] | None = None,
         equity_now: Callable[[], float] | None = None,
-        auto_resume: bool = True,
+        auto_resume: bool | None = None,
     ) -> None:
         self._config = config
         self._publish = publish
@@ -57,8 +57,8 @@ class RiskMonitor:
         self._equity_now = equity_now
         """Equity at the current snapshot's mids (the broker's, read without I/O); without it
         only account marks are checked."""
-        self.auto_resume = auto_resume
-        """Batch runs resume at the next session; the live daemon waits for an operator."""
+        self._auto_resume = auto_resume
+        """A fixed policy (tests); None follows ``config.risk.auto_resume``."""
         self._equity = starting_equity
         self._requirement = 0.0
         self._cash = starting_equity
@@ -73,6 +73,14 @@ class RiskMonitor:
     def _publish_each(self, *events: object) -> None:
         for event in events:
             self._publish(event)
+
+    @property
+    def auto_resume(self) -> bool:
+        """Batch runs resume at the next session; the live daemon waits for an operator
+        (``strategy.risk.auto_resume``, recorded with the config)."""
+        if self._auto_resume is not None:
+            return self._auto_resume
+        return self._config.risk.auto_resume
 
     def reconfigure(self, config: StrategyConfig) -> None:
         self._config = config
