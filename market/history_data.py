@@ -28,199 +28,63 @@ is not its flag's (a VIX file as ``--spx``) is a :class:`HistoryDataError`.
 An **open is real** when it is present, within the row's high-low range, not equal to the previous
 row's close (old Yahoo SPX rows repeat it) and the row is not flat (open = high = low = close: all
 of the VIX's 1990-1991). Otherwise the bar has no open, and the reason is counted.
+
+The loaded series and their bad-row counts are :mod:`market.history_series`; reading a CSV's rows,
+header, dates and numbers is :mod:`market.history_csv`. Both modules' public names that callers
+import from here are re-exported.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from market.history_checks import PLAUSIBLE_RANGE, VX_RANGE, level_problem, within
+from market.history_csv import (
+    BadValue,
+    date_column,
+    is_vx_header,
+    parse_date,
+    parse_number,
+    parse_positive,
+    read_header,
+    read_rows,
+)
+from market.history_series import (
+    DailyBar,
+    DatedValues,
+    HistoryDataError,
+    IndexSeries,
+    MacroFile,
+    Problems,
+    RowProblem,
+    VxCurveFile,
+)
 from market.macro import MACRO_EVENT_NAMES
 
-DATE_COLUMNS = ("date", "observation_date")
-"""Header names accepted for the date column."""
-MISSING = frozenset({"", ".", "null", "na", "n/a", "nan"})
+__all__ = [
+    "RATE_RANGE_PERCENT",
+    "SAME_PRICE",
+    "DailyBar",
+    "DatedValues",
+    "HistoryDataError",
+    "IndexSeries",
+    "MacroFile",
+    "Problems",
+    "RowProblem",
+    "VxCurveFile",
+    "load_index",
+    "load_macro",
+    "load_rates",
+    "load_vx",
+    "parse_date",
+]
+
 SAME_PRICE = 0.005
 """Two prices closer than this (half a cent) are equal: the files print two decimals or more."""
-SAMPLES_PER_REASON = 5
-"""Problems kept per reason (with their line numbers) for the log."""
 RATE_RANGE_PERCENT = (-5.0, 50.0)
 """A rate outside this range (percent) is a bad row."""
-
-
-class HistoryDataError(Exception):
-    """An input cannot be used at all: missing, unreadable, or a header of no known format
-    (exit 65, EX_DATAERR)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    """One skipped row (or dropped VX point): the input, its 1-based line, why, and the text."""
-
-    input: str
-    line: int
-    reason: str
-    detail: str
-
-
-@dataclass(slots=True)
-class Problems:
-    """Counts by reason and the first few problems of each reason."""
-
-    input: str
-    counts: Counter[str] = field(default_factory=Counter)
-    samples: list[RowProblem] = field(default_factory=list)
-
-    def add(self, line: int, reason: str, detail: str) -> None:
-        self.counts[reason] += 1
-        if self.counts[reason] <= SAMPLES_PER_REASON:
-            self.samples.append(RowProblem(self.input, line, reason, detail[:200]))
-
-
-@dataclass(frozen=True, slots=True)
-class DailyBar:
-    """One session of an index: its close and, when the file has a real one, its open."""
-
-    close: float
-    open: float | None
-
-
-@dataclass(slots=True)
-class IndexSeries:
-    """A loaded VIX or SPX file: the bars by date and what was skipped."""
-
-    name: str
-    format: str
-    bars: dict[date, DailyBar]
-    skipped: Problems
-    opens_missing: Counter[str]
-    """Bars without a real open, by reason: ``missing``, ``flat``, ``repeats_previous_close``,
-    ``outside_range``."""
-
-
-@dataclass(slots=True)
-class VxCurveFile:
-    """A loaded VX term structure: each date's listed futures (expiry, settlement), nearest
-    first, expired and missing ones dropped."""
-
-    curves: dict[date, tuple[tuple[date, float], ...]]
-    skipped: Problems
-    points_dropped: Counter[str]
-    """Futures left out of otherwise good rows: ``missing``, ``expired``, ``unparseable_date``,
-    ``unparseable_number``, ``non_finite``, ``non_positive``, ``out_of_range``."""
-
-
-@dataclass(slots=True)
-class DatedValues:
-    """A single-value series (a rate in decimal) by date, and what was skipped."""
-
-    values: dict[date, float]
-    skipped: Problems
-
-
-@dataclass(slots=True)
-class MacroFile:
-    """Scheduled releases by date from a ``date,event`` file."""
-
-    events: dict[date, tuple[str, ...]]
-    skipped: Problems
-
-
-# -- parsing helpers ------------------------------------------------------------------------------
-
-
-def parse_date(text: str) -> date | None:
-    """An ISO (``YYYY-MM-DD``, optionally followed by a time) or ``MM/DD/YYYY`` date; None if
-    neither."""
-    t = text.strip()
-    try:
-        if len(t) >= 10 and t[4] == "-" and t[7] == "-" and (len(t) == 10 or t[10] in " T"):
-            return date(int(t[0:4]), int(t[5:7]), int(t[8:10]))
-        parts = t.split("/")
-        if len(parts) == 3 and len(parts[2]) == 4:
-            return date(int(parts[2]), int(parts[0]), int(parts[1]))
-    except ValueError:
-        return None
-    return None
-
-
-class _BadValue(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def _number(text: str) -> float | None:
-    """The value of a field; None when missing; raises :class:`_BadValue` when unusable."""
-    t = text.strip()
-    if t.lower() in MISSING:
-        return None
-    try:
-        value = float(t)
-    except ValueError:
-        raise _BadValue("unparseable_number") from None
-    if not math.isfinite(value):
-        raise _BadValue("non_finite")
-    return value
-
-
-def _positive(text: str) -> float | None:
-    value = _number(text)
-    if value is not None and value <= 0.0:
-        raise _BadValue("non_positive")
-    return value
-
-
-def _rows(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each non-blank row, the header first."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
-            # a NUL byte would stop the csv module for the whole file: make it one bad row
-            reader = csv.reader(line.replace("\0", "\ufffd") for line in f)
-            for row in reader:
-                if row and any(cell.strip() for cell in row):
-                    yield reader.line_num, row
-    except FileNotFoundError:
-        raise HistoryDataError(f"--{name}: {path} does not exist") from None
-    except IsADirectoryError:
-        raise HistoryDataError(f"--{name}: {path} is a directory, not a CSV file") from None
-    except OSError as exc:
-        raise HistoryDataError(f"--{name}: cannot read {path}: {exc.strerror}") from None
-    except csv.Error as exc:
-        raise HistoryDataError(f"--{name}: {path} is not a readable CSV file: {exc}") from None
-
-
-def _header(rows: Iterator[tuple[int, list[str]]], path: Path, name: str) -> dict[str, int]:
-    """Lower-cased column name -> index; the first occurrence of a repeated name wins."""
-    first = next(rows, None)
-    if first is None:
-        raise HistoryDataError(f"--{name}: {path} is empty")
-    columns: dict[str, int] = {}
-    for i, cell in enumerate(first[1]):
-        columns.setdefault(cell.strip().lower(), i)
-    return columns
-
-
-def _date_column(columns: dict[str, int], path: Path, name: str) -> int:
-    for candidate in DATE_COLUMNS:
-        if candidate in columns:
-            return columns[candidate]
-    raise HistoryDataError(
-        f"--{name}: {path}: no date column in the header {sorted(columns)}"
-        f" (expected one of {', '.join(DATE_COLUMNS)})"
-    )
-
-
-def _is_vx_header(columns: dict[str, int]) -> bool:
-    return "vx1" in columns and "vx1_expiry" in columns
-
-
-# -- loaders --------------------------------------------------------------------------------------
 
 _OHLC = ("open", "high", "low", "close")
 _FORMATS = (
@@ -232,11 +96,11 @@ _FORMATS = (
 def load_index(path: Path, name: str) -> IndexSeries:
     """Load a VIX or SPX file (``name`` is the flag it came from: ``vix`` or ``spx``, which sets
     the plausible range of its values and level)."""
-    rows = _rows(path, name)
-    columns = _header(rows, path, name)
-    if _is_vx_header(columns):
+    rows = read_rows(path, name)
+    columns = read_header(rows, path, name)
+    if is_vx_header(columns):
         raise HistoryDataError(f"--{name}: {path} is a VX term structure: pass it as --vx")
-    d = _date_column(columns, path, name)
+    d = date_column(columns, path, name)
     if all(c in columns for c in _OHLC):
         fmt = "yahoo" if "adj close" in columns else "ohlc"
         o, h, lo, c = (columns[k] for k in _OHLC)
@@ -264,11 +128,11 @@ def load_index(path: Path, name: str) -> IndexSeries:
             problems.add(line, "unparseable_date", row[d])
             continue
         try:
-            close = _positive(row[c])
-            opened = _positive(row[o]) if o >= 0 else None
-            high = _positive(row[h]) if h >= 0 else None
-            low = _positive(row[lo]) if lo >= 0 else None
-        except _BadValue as exc:
+            close = parse_positive(row[c])
+            opened = parse_positive(row[o]) if o >= 0 else None
+            high = parse_positive(row[h]) if h >= 0 else None
+            low = parse_positive(row[lo]) if lo >= 0 else None
+        except BadValue as exc:
             problems.add(line, exc.reason, ",".join(row))
             continue
         if close is None:
@@ -331,14 +195,14 @@ def _open_problem(
 
 def load_vx(path: Path, name: str = "vx") -> VxCurveFile:
     """Load a VX term structure (``date, vx1..vxN, vx1_expiry..vxN_expiry``)."""
-    rows = _rows(path, name)
-    columns = _header(rows, path, name)
-    if not _is_vx_header(columns):
+    rows = read_rows(path, name)
+    columns = read_header(rows, path, name)
+    if not is_vx_header(columns):
         raise HistoryDataError(
             f"--{name}: {path}: header {sorted(columns)} is not a VX term structure"
             " (expected date, vx1..vxN, vx1_expiry..vxN_expiry)"
         )
-    d = _date_column(columns, path, name)
+    d = date_column(columns, path, name)
     pairs: list[tuple[int, int]] = []
     n = 1
     while f"vx{n}" in columns and f"vx{n}_expiry" in columns:
@@ -381,8 +245,8 @@ def _vx_point(
     price_text = row[p] if p < len(row) else ""
     expiry_text = row[e] if e < len(row) else ""
     try:
-        price = _positive(price_text)
-    except _BadValue as exc:
+        price = parse_positive(price_text)
+    except BadValue as exc:
         return exc.reason, None
     if price is None or not expiry_text.strip():
         return "missing", None
@@ -398,9 +262,9 @@ def _vx_point(
 
 def load_rates(path: Path, name: str = "rates") -> DatedValues:
     """Load a FRED-style ``DATE,<SERIES>`` rate file in percent; values become decimals."""
-    rows = _rows(path, name)
-    columns = _header(rows, path, name)
-    d = _date_column(columns, path, name)
+    rows = read_rows(path, name)
+    columns = read_header(rows, path, name)
+    d = date_column(columns, path, name)
     if len(columns) != 2:
         raise HistoryDataError(
             f"--{name}: {path}: header {sorted(columns)} not recognized: expected a date column"
@@ -419,8 +283,8 @@ def load_rates(path: Path, name: str = "rates") -> DatedValues:
             problems.add(line, "unparseable_date", row[d])
             continue
         try:
-            percent = _number(row[v])
-        except _BadValue as exc:
+            percent = parse_number(row[v])
+        except BadValue as exc:
             problems.add(line, exc.reason, ",".join(row))
             continue
         if percent is None:
@@ -441,9 +305,9 @@ def load_rates(path: Path, name: str = "rates") -> DatedValues:
 def load_macro(path: Path, name: str = "macro") -> MacroFile:
     """Load a ``date,event`` file of scheduled releases (``cpi``, ``ppi``, ``fomc``; several rows
     per date allowed, repeats ignored)."""
-    rows = _rows(path, name)
-    columns = _header(rows, path, name)
-    d = _date_column(columns, path, name)
+    rows = read_rows(path, name)
+    columns = read_header(rows, path, name)
+    d = date_column(columns, path, name)
     if "event" not in columns:
         raise HistoryDataError(
             f"--{name}: {path}: header {sorted(columns)} has no event column (expected date,event)"
