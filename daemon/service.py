@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ async def _feed(
     cadence_s: float,
     clock: LiveClock,
     notify: Notifier | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> None:
     """Feed snapshots through the pipeline, market time advancing ``time_scale`` x wall time.
 
@@ -75,12 +76,18 @@ async def _feed(
     snapshots, whichever comes first. Snapshots are processed on the loop between awaits, so an
     API command never waits behind a backlog of snapshots; a yield changes which snapshot a
     command lands on, never which snapshots are processed or their order.
+
+    ``stopping`` is the intake gate: once it is set the feed returns before the next snapshot.
+    A snapshot goes through the pipeline without an await, so the feed stops between two
+    snapshots, never inside one, and none is processed after the stop signal was handled.
     """
     prev: datetime | None = None
     next_wall = clock.monotonic()
     yielded_at = next_wall
     since_yield = 0
     for snap in sim.snapshots(None):
+        if stopping is not None and stopping.is_set():
+            return
         if pipeline.recovering:
             pipeline.process(snap)
             since_yield += 1
@@ -103,9 +110,28 @@ async def _feed(
             elif since_yield >= FAST_FORWARD_CHUNK or now - yielded_at >= BEHIND_SLICE_S:
                 await asyncio.sleep(0)
                 yielded_at, since_yield = clock.monotonic(), 0
+            if stopping is not None and stopping.is_set():
+                return
         pipeline.process(snap)
         since_yield += 1
         prev = snap.ts
+
+
+API_SHUTDOWN_TIMEOUT_S = 5.0
+"""Seconds aiohttp waits for in-flight API requests on shutdown before it cancels them."""
+API_STOP_TIMEOUT_S = API_SHUTDOWN_TIMEOUT_S + 2.0
+"""Seconds the API's whole shutdown may take (in-flight requests, then its cleanup)."""
+SCHEDULER_STOP_TIMEOUT_S = 2.0
+"""Seconds the wall-clock jobs' shutdown may take (it does not wait for a running job)."""
+
+
+async def _within(step: str, stopping: Awaitable[None], timeout_s: float) -> None:
+    """Await one shutdown step for at most ``timeout_s``; past it, log and go on stopping."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await stopping
+    except TimeoutError:
+        log.warning("shutdown_step_timed_out", step=step, timeout_s=timeout_s)
 
 
 async def _flush_recording(recorder: Recorder, clock: LiveClock) -> None:
@@ -236,6 +262,8 @@ async def run_daemon(
     pipeline.on_caught_up = ready
 
     def reload() -> dict[str, Any]:
+        if stop.is_set():  # READY=1 after STOPPING=1 would tell systemd a lie
+            return {"error": "the daemon is stopping"}
         if reload_config is None:
             return {"error": "no config source to reload from"}
         notify.reloading()
@@ -260,7 +288,7 @@ async def run_daemon(
         ready=lambda: engine.ticks > 0 and not pipeline.recovering and not engine.feed_stale(),
         reload=reload,
     )
-    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+    runner = web.AppRunner(app, shutdown_timeout=API_SHUTDOWN_TIMEOUT_S, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.api.host, config.api.port)
     try:
@@ -320,6 +348,7 @@ async def run_daemon(
             prepared.config.market.cadence_minutes * 60.0,
             live,
             notify,
+            stop,
         ),
         name="feed",
     )
@@ -336,30 +365,43 @@ async def run_daemon(
         await stopper
         exit_code = EX_IOERR
         failure = None
+    # 1. Stop intake. The signal handler closed the feed's gate (`stop`) before anything else
+    # ran, so the feed has processed no snapshot since; cancelling it only ends its wait for
+    # the next one (a snapshot is processed without an await: never cut in two).
+    stop.set()  # also when the feed ended by itself: the gate stays closed
     notify.stopping()
-    await ops.shutdown()
-    if failure is not None:
-        if isinstance(failure, Divergence):
-            log.error("recovery_diverged", mismatch=str(failure))
-            exit_code = EX_DIVERGED
-        else:
-            log.error("task_failed", task=feed.get_name(), exc_info=failure)
-            exit_code = EX_SOFTWARE
-    recovering = pipeline.recovering
-    pipeline.close()
-    log.info("daemon_stopping", snapshots=engine.ticks)
-    loop.remove_signal_handler(signal.SIGHUP)
-    for task in (feed, stopper, *background):
-        task.cancel()
-    await asyncio.gather(feed, stopper, *background, return_exceptions=True)
-    await runner.cleanup()
-    if exit_code == 0 and not recovering and engine.last_snapshot is not None:
-        # Mark where market time stopped: a restart resumes from here, not from the last fill.
-        engine.control(Control("stop", {"reason": "signal"}))
-    if recorder is not None:
-        recorder.close()
-    ledger.close()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.remove_signal_handler(sig)
+    feed.cancel()
+    stopper.cancel()
+    await asyncio.gather(feed, stopper, return_exceptions=True)
+    try:
+        if failure is not None:
+            if isinstance(failure, Divergence):
+                log.error("recovery_diverged", mismatch=str(failure))
+                exit_code = EX_DIVERGED
+            else:
+                log.error("task_failed", task=feed.get_name(), exc_info=failure)
+                exit_code = EX_SOFTWARE
+        recovering = pipeline.recovering
+        pipeline.close()
+        log.info("daemon_stopping", snapshots=engine.ticks)
+        # 2. Drain: commit where market time stopped (a restart resumes from here, not from
+        # the last fill) and hand the session file's buffered lines to the OS.
+        if exit_code == 0 and not recovering and engine.last_snapshot is not None:
+            engine.control(Control("stop", {"reason": "signal"}))
+        if recorder is not None:
+            recorder.flush()
+    finally:
+        # 3. Stop the wall-clock jobs and the API, each within its time limit.
+        await _within("scheduler", ops.shutdown(), SCHEDULER_STOP_TIMEOUT_S)
+        await _within("api", runner.cleanup(), API_STOP_TIMEOUT_S)
+        # 4. Cancel what is left, then close the resources in reverse order of opening.
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if recorder is not None:
+            recorder.close()
+        ledger.close()
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
     log.info("daemon_stopped", snapshots=engine.ticks, equity=round(engine.broker.equity(), 2))
     return exit_code
