@@ -210,6 +210,7 @@ def _has_path(data: Mapping[str, Any], parts: list[str]) -> bool:
 
 LEGACY_DEFAULTS: dict[tuple[str, ...], Any] = {
     ("strategy", "hedge", "floor_fraction"): 0.0,
+    ("strategy", "macro", "look_ahead"): False,
 }
 """Fields added with a default that changes what the method does, and the value that reproduces
 the build before them. A config stored by that build (a ledger's config version or reload, a

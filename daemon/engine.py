@@ -38,6 +38,7 @@ from daemon.config import AppConfig, stored_config
 from daemon.eventlog import EVENT_NAMES, make_logger
 from daemon.logging import LEVEL
 from market.clock import SimulatedClock
+from market.macro import MacroCalendar
 from market.snapshot import MarketSnapshot
 from strategies.condor import CondorActor
 from strategies.events import (
@@ -237,6 +238,11 @@ class Engine:
         self.ticks += 1
         self.last_snapshot = snap
         self.last_snapshot_monotonic = time.monotonic()
+
+    def use_macro_calendar(self, calendar: MacroCalendar) -> None:
+        """Let the macro overlay read the releases ahead from the feed's calendar (history mode's
+        ``--macro`` file) instead of the simulator's; before the first snapshot."""
+        self.state.use_macro_calendar(calendar)
 
     def feed_stale(self, now: float | None = None) -> bool:
         """No snapshot for ``runtime.stale_after_s`` wall seconds (or none yet)."""

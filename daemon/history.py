@@ -183,6 +183,8 @@ def run_history(
     )
     prepared = prepare(config, spec, state, resume=resume, expect=expect)
     try:
+        # The overlay reads the releases ahead from the calendar the snapshots are stamped from.
+        prepared.engine.use_macro_calendar(feed.macro_calendar)
         process = prepared.pipeline.process
         if progress is not None:
             progress.reset(feed.snapshot_count)

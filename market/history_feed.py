@@ -14,6 +14,10 @@ together (:mod:`market.history_checks`): the two files' correlation is kept for 
 **Sessions and snapshots** (each session's open and close snapshot, its VX curve, SOQ and VRO
 proxies, rate and macro events) are :mod:`market.history_sessions`; the model's VX curve is
 :mod:`market.history_curve`. The row formats are :mod:`market.history_data`.
+
+**Macro calendar.** :attr:`HistoryFeed.macro_calendar` (the ``--macro`` file's, else the
+simulator's) stamps each snapshot's releases, and the engine hands it to the macro overlay, which
+reads the sessions ahead from it (SPEC section 9).
 """
 
 from __future__ import annotations
@@ -44,7 +48,13 @@ from market.history_data import (
     load_rates,
     load_vx,
 )
-from market.history_sessions import CALENDAR_MARGIN, plan_sessions, session_snapshots
+from market.history_sessions import (
+    CALENDAR_MARGIN,
+    file_calendar,
+    plan_sessions,
+    session_snapshots,
+)
+from market.macro import MacroCalendar, macro_events
 from market.simulator import SimulatorConfig
 from market.snapshot import MarketSnapshot
 
@@ -121,13 +131,18 @@ class HistoryFeed:
         self._spx_expiries = _expiries(days[0], days[-1], spx_monthly_expiry)
         self._vx_expiries = _expiries(days[0], days[-1], vx_expiry)
         self._vx_settle = {e: vx_settlement_time(e).timestamp() for e in self._vx_expiries}
+        self.macro_calendar: MacroCalendar = (
+            file_calendar(macro) if macro is not None else macro_events
+        )
+        """The releases of a session date: the snapshots carry their own session's, and the
+        macro overlay reads the sessions ahead from here (the engine is handed it)."""
         plan = plan_sessions(
             days,
             self.vix,
             self.spx,
             self.vx,
             rates,
-            macro,
+            self.macro_calendar,
             market,
             self._spx_expiries,
             self._vx_expiries,

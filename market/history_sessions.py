@@ -22,8 +22,9 @@ at the options session's close (16:15 ET, or a quarter hour after an early close
   calendar's rule, or an expiry the term structure lists), the first snapshot carries the VIX
   open, else its close. Real settlement prints differ from both.
 - Rates: the last rate file value on or before the session (decimal), else ``market.rate``.
-  Dividend yield: ``market.div_yield``. Macro events: the file's (a release on a non-session
-  moves to the next session), else the simulator's calendar (:mod:`market.macro`). The
+  Dividend yield: ``market.div_yield``. Macro events: the file's (:func:`file_calendar`: a
+  release on a non-session moves to the next session), else the simulator's calendar
+  (:mod:`market.macro`); the same calendar tells the macro overlay the releases ahead. The
   advance-decline line is unknown (None).
 - Surfaces and spreads are the simulator's: ``SimulatorConfig.surface(vix)``, its spread model, its
   VIX surface.
@@ -40,7 +41,7 @@ from datetime import date, datetime, timedelta
 from market.calendar import CALENDAR_START, trading_calendar
 from market.history_curve import model_curve_at_seconds, moved_curve
 from market.history_series import DailyBar, DatedValues, IndexSeries, MacroFile, VxCurveFile
-from market.macro import macro_events
+from market.macro import MacroCalendar, ReleaseSchedule
 from market.simulator import CurveAnchor, SimulatorConfig
 from market.snapshot import SPX_EXPIRIES_LISTED, FuturePoint, MarketSnapshot
 from market.surface import VixSpreadModel
@@ -88,29 +89,36 @@ class SessionPlan:
     ``vro_from_close``."""
 
 
+def file_calendar(macro: MacroFile) -> ReleaseSchedule:
+    """The macro calendar of a ``--macro`` file: a release on a non-session moves to the next
+    session; releases outside the calendar (less :data:`CALENDAR_MARGIN`) are left out."""
+    cal = trading_calendar()
+    by_session: dict[date, set[str]] = {}
+    for day, names in macro.events.items():
+        if CALENDAR_START <= day <= cal.end - CALENDAR_MARGIN:
+            by_session.setdefault(cal.session_on_or_after(day), set()).update(names)
+    return ReleaseSchedule({day: tuple(sorted(names)) for day, names in sorted(by_session.items())})
+
+
 def plan_sessions(
     days: list[date],
     vix_series: IndexSeries,
     spx_series: IndexSeries,
     vx_file: VxCurveFile | None,
     rates: DatedValues | None,
-    macro: MacroFile | None,
+    macro_calendar: MacroCalendar,
     market: SimulatorConfig,
     spx_expiries: list[date],
     vx_expiries: list[date],
 ) -> SessionPlan:
-    """What each joined session's snapshots hold (counting skipped opens and proxies)."""
+    """What each joined session's snapshots hold (counting skipped opens and proxies);
+    ``macro_calendar`` stamps their releases."""
     opens_skipped: Counter[str] = Counter()
     at_config_rate = 0
     proxies: Counter[str] = Counter()
     cal = trading_calendar()
     rate_days = list(rates.values) if rates is not None else []
     rate_values = list(rates.values.values()) if rates is not None else []
-    macro_by_session: dict[date, set[str]] = {}
-    if macro is not None:
-        for day, names in macro.events.items():
-            if CALENDAR_START <= day <= cal.end - CALENDAR_MARGIN:
-                macro_by_session.setdefault(cal.session_on_or_after(day), set()).update(names)
     spx_expiry_days = set(spx_expiries)
     vx_expiry_days = set(vx_expiries)
     if vx_file is not None:
@@ -155,9 +163,7 @@ def plan_sessions(
             len(cal.sessions_between(previous.day, day)) - 1 if previous is not None else 0,
             with_open,
             rate,
-            tuple(sorted(macro_by_session.get(day, ())))
-            if macro is not None
-            else macro_events(day),
+            macro_calendar(day),
             soq,
             vro,
         )

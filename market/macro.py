@@ -14,12 +14,21 @@ calendar holds, without a data file. The rules, checked against the 2024-2026 sc
 
 A release day that is not a trading session moves to the next session. Dates outside the trading
 calendar raise :class:`~market.calendar.CalendarRangeError`.
+
+A **macro calendar** (:data:`MacroCalendar`) is any pure function from a session date to its
+releases: :func:`macro_events` is the simulator's, :class:`ReleaseSchedule` one built from a list of
+release days (history mode's ``--macro`` file). Snapshots carry the releases of their own session;
+the macro overlay reads the calendar for the sessions ahead, since release dates are public in
+advance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import TypeAlias
 
 from market.calendar import trading_calendar
 
@@ -28,6 +37,9 @@ PPI = "ppi"
 FOMC = "fomc"
 MACRO_EVENT_NAMES = frozenset({CPI, PPI, FOMC})
 """Every name a snapshot's ``macro_events`` may hold."""
+
+MacroCalendar: TypeAlias = Callable[[date], tuple[str, ...]]
+"""The scheduled releases of a session date, sorted (empty on ordinary days); pure, no I/O."""
 
 FOMC_WEEKS: dict[int, int] = {1: -1, 3: 3, 5: 1, 6: 3, 7: -1, 9: 3, 10: -1, 12: 2}
 """FOMC month -> which Wednesday of it is the decision day (1 = first, -1 = last)."""
@@ -83,3 +95,14 @@ def _events_of_year(year: int) -> dict[date, tuple[str, ...]]:
 def macro_events(session: date) -> tuple[str, ...]:
     """The scheduled releases on ``session``, sorted (empty on ordinary days)."""
     return _events_of_year(session.year).get(session, ())
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseSchedule:
+    """A macro calendar from known release days (history mode's ``--macro`` file)."""
+
+    by_session: Mapping[date, tuple[str, ...]]
+    """Each session's releases, sorted; a session not listed has none."""
+
+    def __call__(self, session: date) -> tuple[str, ...]:
+        return self.by_session.get(session, ())

@@ -340,6 +340,11 @@ class MacroConfig(_Frozen):
         ge=0,
         description="A jump within this many sessions of a CPI, PPI or FOMC day can be headline.",
     )
+    look_ahead: bool = Field(
+        True,
+        description="Count the releases the macro calendar schedules in the window_sessions"
+        " sessions ahead, not only those behind (release dates are public in advance).",
+    )
 
 
 class RiskConfig(_Frozen):

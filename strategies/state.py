@@ -7,6 +7,12 @@ derived from snapshots alone, so a replay or a recovery re-derives it exactly.
 Session closes are taken when the next session's first snapshot arrives (or the feed ends): the
 close commits the day's VIX, the 30-day constant-maturity VX (the RSI's input), the VX curve (the
 hedge beta's input) and the advance-decline line, and decides STRESS (SPEC section 5).
+
+The macro overlay looks both ways around a jump: back at the releases the snapshots of recent
+sessions carried, and ahead at those a macro calendar (:data:`~market.macro.MacroCalendar`, a
+pure function of the date) schedules for the next exchange sessions. Release dates are public in
+advance, and the calendar is fixed for a run (the simulator's by default, a ``--macro`` file's in
+history mode), so the look-ahead is as deterministic as the snapshots.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from market.calendar import CalendarRangeError, trading_calendar
+from market.macro import MacroCalendar, macro_events
 from strategies.config import StrategyConfig
 from strategies.events import MacroClassified, Regime, RegimeChanged, SessionClosed
 from strategies.indicators import Rsi, constant_maturity, hedge_beta
@@ -37,8 +45,16 @@ _RANK = {Regime.CALM: 0, Regime.ELEVATED: 1, Regime.STRESS: 2}
 class MarketState:
     """Regime, session index, regime days, indicators and the macro classification."""
 
-    def __init__(self, config: StrategyConfig, publish: Callable[[object], None]) -> None:
+    def __init__(
+        self,
+        config: StrategyConfig,
+        publish: Callable[[object], None],
+        macro_calendar: MacroCalendar = macro_events,
+    ) -> None:
         self._config = config
+        self._macro_calendar = macro_calendar
+        """The releases of a session date, read for the sessions ahead (the snapshots carry the
+        past ones): the simulator's calendar unless the feed has its own."""
         self._detector = RegimeDetector(config.regime)
         self._publish = publish
         self.session: date | None = None
@@ -85,6 +101,13 @@ class MarketState:
                 periods=config.rsi.periods,
                 why="rsi config changed: the indicator warms up again from the next close",
             )
+
+    def use_macro_calendar(self, calendar: MacroCalendar) -> None:
+        """Read the releases ahead from ``calendar`` (the feed's: history mode's ``--macro``
+        file); only before the first snapshot, so a whole run sees one calendar."""
+        if self.session_index >= 0:
+            raise RuntimeError("the macro calendar is set before the first snapshot, not during")
+        self._macro_calendar = calendar
 
     @property
     def regime(self) -> Regime:
@@ -173,6 +196,20 @@ class MarketState:
         """Session closes held (a beta uses at most ``beta_window`` changes of them)."""
         return len(self._vix_closes)
 
+    def releases_ahead(self, session: date) -> tuple[str, ...]:
+        """The releases the macro calendar schedules in the ``macro.window_sessions`` exchange
+        sessions after ``session``, sorted (none past the trading calendar's end)."""
+        cal = trading_calendar()
+        names: set[str] = set()
+        day = session
+        try:
+            for _ in range(self._config.macro.window_sessions):
+                day = cal.next_session(day)
+                names.update(self._macro_calendar(day))
+        except CalendarRangeError:
+            pass  # the trading calendar ends (2040): no session, so no release, after it
+        return tuple(sorted(names))
+
     def sessions_since_fomc(self) -> int | None:
         """Sessions since the last FOMC day (0 on it); None when none was seen."""
         if self._last_fomc < 0:
@@ -205,8 +242,10 @@ class MarketState:
             self._classify(snap, "regime_upgrade")
 
     def _classify(self, snap: MarketSnapshot, trigger: str) -> None:
-        """Headline or stress (SPEC section 9): a jump or upgrade within ``window_sessions`` of a
-        scheduled release, while the A/D line's change is not negative, is headline."""
+        """Headline or stress (SPEC section 9): a jump or upgrade within ``window_sessions``
+        before or after a scheduled release, while the A/D line's change is not negative, is
+        headline. Past releases (and the session's own) are the ones the snapshots carried;
+        those ahead come from the macro calendar."""
         cfg = self._config.macro
         self._jump_checked = self.session_index
         prior = self._vix_closes[-1] if self._vix_closes else None
@@ -218,7 +257,7 @@ class MarketState:
                     for index, names in self._event_sessions
                     if self.session_index - index <= cfg.window_sessions
                     for name in names
-                }
+                }.union(self.releases_ahead(snap.session) if cfg.look_ahead else ())
             )
         )
         ad_change: float | None = None

@@ -37,6 +37,8 @@ def test_a_stored_config_without_a_legacy_field_takes_its_legacy_value() -> None
     assert stored_config(current.model_dump_json()) == current  # present: kept as stored
     assert stored_config(json.loads(current.model_dump_json())) == current
     assert stored_config({}).strategy.hedge.floor_fraction == 0.0
+    assert stored_config({}).strategy.macro.look_ahead is False
+    assert current.strategy.macro.look_ahead is True
     with pytest.raises(ValidationError):
         stored_config("{not json")  # invalid JSON is a validation error, as model_validate_json's
     for path in LEGACY_DEFAULTS:  # every entry names a real field

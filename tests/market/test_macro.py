@@ -7,9 +7,12 @@ from datetime import date
 import pytest
 
 from market.calendar import CalendarRangeError, trading_calendar
+from market.history_series import MacroFile, Problems
+from market.history_sessions import file_calendar
 from market.macro import (
     FOMC_WEEKS,
     MACRO_EVENT_NAMES,
+    ReleaseSchedule,
     cpi_day,
     fomc_day,
     macro_events,
@@ -98,3 +101,26 @@ def test_macro_events_are_sorted_known_names_and_empty_on_ordinary_days() -> Non
 def test_dates_outside_the_trading_calendar_raise() -> None:
     with pytest.raises(CalendarRangeError):
         macro_events(date(2041, 3, 12))
+
+
+def test_a_release_schedule_is_a_calendar_of_the_days_it_lists() -> None:
+    schedule = ReleaseSchedule({date(2025, 3, 12): ("cpi",)})
+    assert schedule(date(2025, 3, 12)) == ("cpi",)
+    assert schedule(date(2025, 3, 13)) == ()
+
+
+def test_a_macro_files_calendar_moves_releases_off_non_sessions_and_merges_them() -> None:
+    macro = MacroFile(
+        {
+            date(2018, 3, 10): ("ppi",),  # a Saturday: Monday the 12th
+            date(2018, 3, 12): ("cpi",),
+            date(2018, 7, 4): ("fomc",),  # Independence Day: the 5th
+            date(1989, 12, 13): ("cpi",),  # before the trading calendar: left out
+        },
+        Problems("macro"),
+    )
+    calendar = file_calendar(macro)
+    assert calendar(date(2018, 3, 12)) == ("cpi", "ppi")
+    assert calendar(date(2018, 3, 10)) == ()
+    assert calendar(date(2018, 7, 5)) == ("fomc",)
+    assert calendar(date(1989, 12, 13)) == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from market.macro import ReleaseSchedule
 from market.snapshot import MarketSnapshot
 from strategies.config import RegimeConfig, StrategyConfig
 from strategies.events import MacroClassified, Regime, RegimeChanged, SessionClosed
@@ -115,8 +116,9 @@ def test_stress_begins_after_the_third_close_and_counts_an_episode() -> None:
 
 def test_a_jump_on_a_cpi_day_with_breadth_holding_up_is_headline_and_holds_the_hedge() -> None:
     out: list[object] = []
-    state = MarketState(StrategyConfig(), out.append)
     days = _sessions(8)
+    # The calendar the overlay reads ahead agrees with what the snapshots carry.
+    state = MarketState(StrategyConfig(), out.append, ReleaseSchedule({days[7]: ("cpi",)}))
     for i, day in enumerate(days[:7]):
         state.on_market_snapshot(_snap(i, day, 17.0, ad_line=1000.0 + 10 * i))
     # day 8: a CPI release and a 20% jump, A/D up over 5 sessions
@@ -131,8 +133,9 @@ def test_a_jump_on_a_cpi_day_with_breadth_holding_up_is_headline_and_holds_the_h
 def test_a_jump_without_a_release_or_with_falling_breadth_is_stress() -> None:
     for events, ad in (((), 1100.0), (("fomc",), 900.0), (("ppi",), None)):
         out: list[object] = []
-        state = MarketState(StrategyConfig(), out.append)
         days = _sessions(8)
+        schedule = ReleaseSchedule({days[7]: events} if events else {})
+        state = MarketState(StrategyConfig(), out.append, schedule)
         for i, day in enumerate(days[:7]):
             state.on_market_snapshot(_snap(i, day, 17.0, ad_line=1000.0))
         state.on_market_snapshot(_snap(7, days[7], 20.0, macro_events=events, ad_line=ad))
@@ -143,8 +146,8 @@ def test_a_jump_without_a_release_or_with_falling_breadth_is_stress() -> None:
 
 def test_a_release_the_session_before_counts_within_the_window() -> None:
     out: list[object] = []
-    state = MarketState(StrategyConfig(), out.append)
     days = _sessions(8)
+    state = MarketState(StrategyConfig(), out.append, ReleaseSchedule({days[6]: ("fomc",)}))
     for i, day in enumerate(days[:7]):
         events = ("fomc",) if i == 6 else ()
         state.on_market_snapshot(_snap(i, day, 14.0, macro_events=events, ad_line=1000.0 + i))
