@@ -177,8 +177,9 @@ _WIDTH = _non_negative("crossed")
 SPX_POINTS = _positive(1e7)
 """SPX and its SOQ: model levels, on a path from ``market.spx_start``. An SPX chain lists a strike
 every 5 points over up to +-50% of spot, so at 1e7 one chain holds 2,000,000 strikes: the ceiling
-keeps a damaged line from sizing arrays without limit. It is about 1,700 times the default start
-and 100 times the highest ``market.spx_start`` the config accepts (100,000)."""
+keeps a damaged line from sizing arrays without limit. It is about 1,700 times the default start;
+``market.spx_start`` is not capped (a chained long simulation needs any level), so a run started
+above about 1e6 may print levels this bound rejects on replay."""
 VOL_POINTS = _positive(1000.0)
 """The VIX, the VRO and VX prices: model levels, the VIX within ``[market.vix_floor,
 market.vix_cap]`` and VX prices between it and ``market.vx_curve_level``. A VIX option chain lists

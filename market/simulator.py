@@ -82,9 +82,10 @@ class SimulatorConfig(
     cadence_minutes: int = Field(1, ge=1, le=405)
     """Minutes of market time between snapshots; each session also ends with a snapshot at its
     close."""
-    spx_start: float = Field(5900.0, gt=0, le=100_000)
-    """SPX at the first open (index points). At most 100,000 (17 times the default): the replay
-    reader rejects SPX levels above 10,000,000 as damage, and a path from here stays far below."""
+    spx_start: float = Field(5900.0, gt=0)
+    """SPX at the first open (index points). Not capped (``bench/realism.py`` chains 1,000 model
+    years, each segment starting where the last ended); the replay reader rejects SPX levels above
+    10,000,000 as damage, 1,700 times the default."""
     vix_start: float = Field(17.0, gt=0, le=500)
     """VIX at the first open (ignored under a scenario, which starts at its first anchor)."""
     rate: float = 0.04

@@ -178,13 +178,12 @@ def test_a_run_at_the_edge_of_the_configs_ranges_replays_with_no_line_rejected(
 
 
 def test_a_run_at_the_configs_level_caps_replays_with_no_line_rejected(tmp_path: Path) -> None:
-    """The config caps the model's levels (``spx_start``, ``vix_start``, ``vix_cap``,
-    ``vx_curve_level``) inside the reader's bounds on SPX, VIX and VX levels: the base model started
-    at those caps replays untouched (with the VIX at 500 nothing trades; the levels are the point)."""
-    caps = {
-        f: _upper_edge(f, math.inf) for f in ("spx_start", "vix_start", "vix_cap", "vx_curve_level")
-    }
+    """The config caps the VIX levels (``vix_start``, ``vix_cap``, ``vx_curve_level``) inside the
+    reader's bounds on VIX and VX levels: the base model started at those caps, and at an SPX of
+    100,000, replays untouched (with the VIX at 500 nothing trades; the levels are the point)."""
+    caps = {f: _upper_edge(f, math.inf) for f in ("vix_start", "vix_cap", "vx_curve_level")}
     assert all(math.isfinite(v) for v in caps.values())
+    caps["spx_start"] = 100_000.0  # not capped (long chained runs need any level): 17x the default
     config = load_config(
         None,
         {"market": {"cadence_minutes": 30, **caps}},
