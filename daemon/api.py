@@ -3,7 +3,8 @@
 Reads: ``GET /health /ready /status /positions /orders /fills /pnl /metrics`` (list endpoints
 paginated with ``?limit=&offset=``). Controls: ``POST /pause /resume /flatten /reload``, each
 behind a bearer token (no token configured: every POST is refused), with size-limited bodies
-validated by :class:`ControlBody`.
+validated by :class:`ControlBody`. Once the daemon is stopping, every control is refused (503)
+and ``/ready`` says not ready; the reads go on answering until the API shuts down.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ TOKEN_KEY = web.AppKey("token", str)
 """The bearer token; absent when none is configured (every POST is then refused)."""
 MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 READY_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("ready")
+STOPPING_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("stopping")
+"""Whether the daemon is stopping: from then on no control may be applied or recorded."""
 RELOAD_KEY: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("reload")
 """Absent when the daemon has no config source to reload from (``POST /reload`` is 501)."""
 METRICS_KEY = web.AppKey("metrics", Metrics)
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
+STOPPING_ERROR = "the daemon is stopping"
 
 
 def _json(
@@ -84,6 +88,20 @@ def _unauthorized(detail: str) -> web.Response:
         status=401,
         headers={"WWW-Authenticate": 'Bearer realm="alvh"'},
     )
+
+
+def _refused_while_stopping(request: web.Request) -> web.Response | None:
+    """The 503 to send when the daemon is stopping, else None (the control may be applied).
+
+    Called right before a control is applied, with no await in between: a request whose body
+    was still arriving when the stop signal was handled is refused too, so no control is
+    recorded after the daemon's stop marker."""
+    if not request.app[STOPPING_KEY]():
+        return None
+    log.warning(
+        "api_control_refused", method=request.method, path=request.path, reason=STOPPING_ERROR
+    )
+    return _json(ErrorBody(error=STOPPING_ERROR), status=503)
 
 
 def _authorized(request: web.Request) -> str | None:
@@ -178,6 +196,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready_view(request: web.Request) -> web.Response:
+    if request.app[STOPPING_KEY]():
+        return _json(Ready(ready=False, reason=STOPPING_ERROR), status=503)
     if request.app[READY_KEY]():
         return _json(Ready(ready=True))
     engine = request.app[ENGINE_KEY]
@@ -224,6 +244,9 @@ def _control(kind: str) -> Handler:
         body = await _control_body(request)
         if isinstance(body, web.Response):
             return body
+        refused = _refused_while_stopping(request)
+        if refused is not None:
+            return refused
         engine = request.app[ENGINE_KEY]
         engine.control(Control(kind, {"reason": body.reason}))
         return _json(ControlApplied(applied=kind, position=engine.ledger.position))
@@ -239,6 +262,9 @@ async def reload_view(request: web.Request) -> web.Response:
     callback = request.app.get(RELOAD_KEY)
     if callback is None:
         return _json(ErrorBody(error="reload is not available"), status=501)
+    refused = _refused_while_stopping(request)
+    if refused is not None:
+        return refused
     log.info("api_reload_requested", reason=body.reason)
     result = callback()
     return _json(
@@ -258,6 +284,7 @@ def build_app(
     ready: Callable[[], bool] | None = None,
     reload: Callable[[], dict[str, Any]] | None = None,
     metrics: Metrics | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> web.Application:
     """The API over ``engine``.
 
@@ -266,6 +293,8 @@ def build_app(
     ``reload``: re-read the config and apply it, returning a summary (None: ``/reload`` is 501).
     ``metrics``: the engine's metrics, when the runner shares them with the engine (default: a
     fresh :class:`~daemon.metrics.Metrics` on its own registry).
+    ``stopping``: whether the daemon is stopping (default: never); once true, every control is
+    refused with 503 ``{"error": "the daemon is stopping"}`` and ``GET /ready`` answers 503.
     """
     app = web.Application(client_max_size=max_body_bytes, middlewares=[guard_mutations])
     app[ENGINE_KEY] = engine
@@ -274,6 +303,7 @@ def build_app(
     if token:
         app[TOKEN_KEY] = token
     app[READY_KEY] = ready if ready is not None else (lambda: engine.ticks > 0)
+    app[STOPPING_KEY] = stopping if stopping is not None else (lambda: False)
     if reload is not None:
         app[RELOAD_KEY] = reload
     app[METRICS_KEY] = metrics if metrics is not None else Metrics(engine)

@@ -287,6 +287,7 @@ async def run_daemon(
         token=api_token(),
         ready=lambda: engine.ticks > 0 and not pipeline.recovering and not engine.feed_stale(),
         reload=reload,
+        stopping=stop.is_set,  # from the stop signal on, no control lands after the stop marker
     )
     runner = web.AppRunner(app, shutdown_timeout=API_SHUTDOWN_TIMEOUT_S, access_log=None)
     await runner.setup()
