@@ -9,7 +9,8 @@ import math
 from datetime import date, datetime
 
 from market.calendar import vx_settlement_time
-from market.simulator import CurveAnchor, SimulatorConfig
+from market.sim_anchor import CurveAnchor
+from market.sim_config import SimulatorConfig
 from market.snapshot import FuturePoint
 
 SECONDS_PER_YEAR = 365.0 * 86400.0

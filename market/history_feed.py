@@ -55,7 +55,7 @@ from market.history_sessions import (
     session_snapshots,
 )
 from market.macro import MacroCalendar, macro_events
-from market.simulator import SimulatorConfig
+from market.sim_config import SimulatorConfig
 from market.snapshot import MarketSnapshot
 
 __all__ = ["DROP_SAMPLES_PER_REASON", "HistoryFeed", "HistoryInputs", "model_curve"]

@@ -42,7 +42,8 @@ from market.calendar import CALENDAR_START, trading_calendar
 from market.history_curve import model_curve_at_seconds, moved_curve
 from market.history_series import DailyBar, DatedValues, IndexSeries, MacroFile, VxCurveFile
 from market.macro import MacroCalendar, ReleaseSchedule
-from market.simulator import CurveAnchor, SimulatorConfig
+from market.sim_anchor import CurveAnchor
+from market.sim_config import SimulatorConfig
 from market.snapshot import SPX_EXPIRIES_LISTED, FuturePoint, MarketSnapshot
 from market.surface import VixSpreadModel
 
