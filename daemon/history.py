@@ -71,6 +71,12 @@ def register(
         type=Path,
         help="FRED-style DATE,<SERIES> rate CSV in percent; default: market.rate",
     )
+    p.add_argument(
+        "--ad",
+        type=Path,
+        help="NYSE advance-decline CSV (date,advances,declines or date,ad_line); default: none,"
+        " so every macro trigger counts as stress",
+    )
     p.add_argument("--start", type=_date, help="first date used, YYYY-MM-DD (default: all)")
     p.add_argument("--end", type=_date, help="last date used, YYYY-MM-DD (default: all)")
     p.add_argument("--state-dir", type=Path, help="directory of the ledger (default: a new one)")
@@ -106,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar("history")
     configure_logging(config.runtime.log_level, "json", stream=bar.as_stream())
     inputs = HistoryInputs(
-        args.vix, args.spx, args.vx, args.macro, args.rates, args.start, args.end
+        args.vix, args.spx, args.vx, args.macro, args.rates, args.start, args.end, args.ad
     )
     try:
         feed = load_feed(config, inputs)
@@ -155,6 +161,7 @@ def load_feed(config: AppConfig, inputs: HistoryInputs) -> HistoryFeed:
         dates_dropped_by_join=data["dates_dropped_by_join"],
         vx_curve=data["vx_curve"],
         spx_vix_correlation=data["spx_vix_correlation"],
+        ad_sessions_missing=data.get("ad_sessions_missing"),
     )
     return feed
 

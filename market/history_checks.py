@@ -6,7 +6,9 @@ else the row is a bad row, ``out_of_range`` (a VX future is dropped with that re
 ranges comfortably contain all real history: the VIX's record close is 82.69 (2020-03-16) and its
 intraday high 89.53 (2008-10-24), its low 8.56 (2017-11-24); the VX futures have settled within
 9.5 .. 73 since 2004; the SPX has closed between 295 and 7,000 since 1990 (4.40 at its 1932 low).
-A VIX of 1e300 is out of range here, not an overflow in the hedge layer later.
+A VIX of 1e300 is out of range here, not an overflow in the hedge layer later. An advance-decline
+file's counts lie within :data:`AD_COUNT_RANGE` and its line within :data:`AD_LINE_RANGE`, so a
+line summed from huge counts cannot overflow into the macro overlay.
 
 **Files.** Two checks, each a data error (exit 65) naming the file and what looked wrong:
 
@@ -40,6 +42,11 @@ VX_RANGE = VIX_RANGE
 """Plausible VX futures prices, in VIX points (settlements have stayed within 9.5 .. 73)."""
 SPX_RANGE = (1.0, 1_000_000.0)
 """Plausible SPX values, in index points (4.40 at the 1932 low; under 7,000 in 2026)."""
+AD_COUNT_RANGE = (0.0, 100_000.0)
+"""Plausible advancing or declining issues in a session (the NYSE lists about 3,000 to 3,500)."""
+AD_LINE_RANGE = (-1e9, 1e9)
+"""Plausible advance-decline line values: net advancers are at most a few thousand a session, so
+even a line summed since 1965 stays within about 1e8 of its start."""
 PLAUSIBLE_RANGE: dict[str, tuple[float, float]] = {"vix": VIX_RANGE, "spx": SPX_RANGE}
 """Each index input's row bounds, by its flag."""
 LEVEL_DIVIDE = 150.0

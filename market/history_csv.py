@@ -1,5 +1,5 @@
 """Reading a history-mode CSV file field by field: its non-blank rows, its header, its date column,
-and the date and number in a field (the formats of :mod:`market.history_data`).
+and the date, number or count in a field (the formats of :mod:`market.history_data`).
 
 Dates are ISO ``YYYY-MM-DD`` (a time after it is ignored) or ``MM/DD/YYYY``, row by row. A value
 of ``""``, ``.``, ``null``, ``NA``, ``N/A`` or ``nan`` is missing. A file that cannot be read at
@@ -63,6 +63,19 @@ def parse_positive(text: str) -> float | None:
     if value is not None and value <= 0.0:
         raise BadValue("non_positive")
     return value
+
+
+def parse_count(text: str) -> int | None:
+    """A count of issues (an advance-decline file's ``advances`` or ``declines``): None when
+    missing; raises :class:`BadValue` unless a whole number of zero or more (``1500.0`` is one)."""
+    value = parse_number(text)
+    if value is None:
+        return None
+    if value < 0.0:
+        raise BadValue("negative")
+    if not value.is_integer():
+        raise BadValue("non_integer")
+    return int(value)
 
 
 def read_rows(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:

@@ -1,5 +1,6 @@
 """Reading real daily data for history mode (SPEC sections 4 and 11): index OHLC and close files in
-the Cboe and common vendor formats, a VX term structure, a rate series and a macro calendar.
+the Cboe and common vendor formats, a VX term structure, a rate series, a macro calendar and an
+advance-decline line.
 
 The format is detected from the header (case-insensitive, a byte-order mark ignored):
 
@@ -13,6 +14,9 @@ The format is detected from the header (case-insensitive, a byte-order mark igno
   missing value (FRED's holidays).
 - **VX term structure**: ``date, vx1..vxN, vx1_expiry..vxN_expiry`` (``vxN_dte`` and other columns
   ignored).
+- **Advance-decline**: ``date,advances,declines`` (daily counts of NYSE issues; the line is the
+  running sum of advances - declines from the first date) or ``date,ad_line`` (the line itself,
+  used when a file has both).
 
 Dates are ISO ``YYYY-MM-DD`` (a time after it is ignored) or ``MM/DD/YYYY``, row by row. A value
 of ``""``, ``.``, ``null``, ``NA``, ``N/A`` or ``nan`` is missing.
@@ -21,7 +25,8 @@ A bad row is skipped and counted by reason, never fatal: ``short_row``, ``unpars
 ``unparseable_number``, ``missing_value`` (no close), ``non_finite``, ``non_positive``,
 ``high_below_low``, ``close_outside_range``, ``duplicate_date`` (the first row of a date is kept),
 ``out_of_range`` (a value outside its series' plausible range, :mod:`market.history_checks`),
-``unknown_event`` (macro), ``no_contracts`` (a VX row without one usable future). The first few
+``unknown_event`` (macro), ``no_contracts`` (a VX row without one usable future), ``negative`` and
+``non_integer`` (an advance-decline count). The first few
 problems of each reason are kept, with their line numbers, for the log. An index file whose level
 is not its flag's (a VIX file as ``--spx``) is a :class:`HistoryDataError`.
 
@@ -40,11 +45,19 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from market.history_checks import PLAUSIBLE_RANGE, VX_RANGE, level_problem, within
+from market.history_checks import (
+    AD_COUNT_RANGE,
+    AD_LINE_RANGE,
+    PLAUSIBLE_RANGE,
+    VX_RANGE,
+    level_problem,
+    within,
+)
 from market.history_csv import (
     BadValue,
     date_column,
     is_vx_header,
+    parse_count,
     parse_date,
     parse_number,
     parse_positive,
@@ -52,6 +65,7 @@ from market.history_csv import (
     read_rows,
 )
 from market.history_series import (
+    AdLineFile,
     DailyBar,
     DatedValues,
     HistoryDataError,
@@ -66,6 +80,7 @@ from market.macro import MACRO_EVENT_NAMES
 __all__ = [
     "RATE_RANGE_PERCENT",
     "SAME_PRICE",
+    "AdLineFile",
     "DailyBar",
     "DatedValues",
     "HistoryDataError",
@@ -74,6 +89,7 @@ __all__ = [
     "Problems",
     "RowProblem",
     "VxCurveFile",
+    "load_ad",
     "load_index",
     "load_macro",
     "load_rates",
@@ -331,3 +347,62 @@ def load_macro(path: Path, name: str = "macro") -> MacroFile:
     if not events:
         raise HistoryDataError(f"--{name}: {path} holds no usable rows")
     return MacroFile({day: tuple(sorted(names)) for day, names in sorted(events.items())}, problems)
+
+
+def load_ad(path: Path, name: str = "ad") -> AdLineFile:
+    """Load an advance-decline file: daily counts (``date,advances,declines``), summed into the
+    line from the first date on, or the line itself (``date,ad_line``, preferred when a file has
+    both). A date the counts lack adds nothing to the line."""
+    rows = read_rows(path, name)
+    columns = read_header(rows, path, name)
+    d = date_column(columns, path, name)
+    fields: tuple[int, ...]
+    if "ad_line" in columns:
+        fmt, fields, bounds = "ad_line", (columns["ad_line"],), AD_LINE_RANGE
+    elif "advances" in columns and "declines" in columns:
+        fmt, bounds = "advances_declines", AD_COUNT_RANGE
+        fields = (columns["advances"], columns["declines"])
+    else:
+        raise HistoryDataError(
+            f"--{name}: {path}: header {sorted(columns)} not recognized: expected daily counts"
+            " (date,advances,declines) or the line itself (date,ad_line)"
+        )
+    parse = parse_number if fmt == "ad_line" else parse_count
+    need = max(d, *fields)
+    problems = Problems(name)
+    rows_by_day: dict[date, list[float]] = {}
+    for line, row in rows:
+        if len(row) <= need:
+            problems.add(line, "short_row", ",".join(row))
+            continue
+        day = parse_date(row[d])
+        if day is None:
+            problems.add(line, "unparseable_date", row[d])
+            continue
+        try:
+            parsed = [parse(row[i]) for i in fields]
+        except BadValue as exc:
+            problems.add(line, exc.reason, ",".join(row))
+            continue
+        values = [v for v in parsed if v is not None]
+        if len(values) < len(fields):
+            problems.add(line, "missing_value", ",".join(row))
+            continue
+        if not within(bounds, *values):
+            problems.add(line, "out_of_range", ",".join(row))
+            continue
+        if day in rows_by_day:
+            problems.add(line, "duplicate_date", ",".join(row))
+            continue
+        rows_by_day[day] = values
+    if not rows_by_day:
+        raise HistoryDataError(f"--{name}: {path} holds no usable rows")
+    line_at: dict[date, float] = {}
+    net = 0  # the counts are whole numbers: the running sum is exact
+    for day, values in sorted(rows_by_day.items()):
+        if fmt == "ad_line":
+            line_at[day] = values[0]
+        else:
+            net += int(values[0]) - int(values[1])
+            line_at[day] = float(net)
+    return AdLineFile(fmt, line_at, problems)

@@ -15,6 +15,9 @@ together (:mod:`market.history_checks`): the two files' correlation is kept for 
 proxies, rate and macro events) are :mod:`market.history_sessions`; the model's VX curve is
 :mod:`market.history_curve`. The row formats are :mod:`market.history_data`.
 
+**Advance-decline line.** Optional, like the macro file: a session the ``--ad`` file lacks is run
+with the line unknown (None), not dropped by the join, and counted (``ad_sessions_missing``).
+
 **Macro calendar.** :attr:`HistoryFeed.macro_calendar` (the ``--macro`` file's, else the
 simulator's) stamps each snapshot's releases, and the engine hands it to the macro overlay, which
 reads the sessions ahead from it (SPEC section 9).
@@ -43,6 +46,7 @@ from market.history_data import (
     HistoryDataError,
     IndexSeries,
     RowProblem,
+    load_ad,
     load_index,
     load_macro,
     load_rates,
@@ -74,6 +78,8 @@ class HistoryInputs:
     rates: Path | None = None
     start: date | None = None
     end: date | None = None
+    ad: Path | None = None
+    """An advance-decline file (daily counts or the line); None: the line is unknown."""
 
 
 def _expiries(first: date, last: date, rule: Callable[[int, int], date]) -> list[date]:
@@ -103,12 +109,14 @@ class HistoryFeed:
         self.vx = load_vx(inputs.vx) if inputs.vx is not None else None
         rates = load_rates(inputs.rates) if inputs.rates is not None else None
         macro = load_macro(inputs.macro) if inputs.macro is not None else None
+        self.ad = load_ad(inputs.ad) if inputs.ad is not None else None
         self.problems: list[RowProblem] = [
             *self.vix.skipped.samples,
             *self.spx.skipped.samples,
             *(self.vx.skipped.samples if self.vx is not None else ()),
             *(rates.skipped.samples if rates is not None else ()),
             *(macro.skipped.samples if macro is not None else ()),
+            *(self.ad.skipped.samples if self.ad is not None else ()),
         ]
         self._skipped = {
             name: dict(sorted(load.skipped.counts.items()))
@@ -118,6 +126,7 @@ class HistoryFeed:
                 ("vx", self.vx),
                 ("rates", rates),
                 ("macro", macro),
+                ("ad", self.ad),
             )
             if load is not None
         }
@@ -146,7 +155,9 @@ class HistoryFeed:
             market,
             self._spx_expiries,
             self._vx_expiries,
+            self.ad,
         )
+        self.ad_missing = plan.ad_missing
         self.opens_skipped = plan.opens_skipped
         self.at_config_rate = plan.at_config_rate
         self.proxies = plan.proxies
@@ -215,12 +226,16 @@ class HistoryFeed:
             "rates": self.rates_source,
             "sessions_at_config_rate": self.at_config_rate,
             "macro": self.macro_source,
+            "ad_line": "file" if self.ad is not None else "none",
             "settlement_proxies": dict(sorted(self.proxies.items())),
             "spx_vix_correlation": None if self.correlation is None else round(self.correlation, 3),
         }
         if self.vx is not None:
             out["formats"]["vx"] = "vx_term_structure"
             out["vx_points_dropped_by_reason"] = dict(sorted(self.vx.points_dropped.items()))
+        if self.ad is not None:
+            out["formats"]["ad"] = self.ad.format
+            out["ad_sessions_missing"] = self.ad_missing
         return out
 
     def snapshots(self) -> Iterator[MarketSnapshot]:

@@ -1,6 +1,6 @@
 """What loading a history-mode input yields (SPEC sections 4 and 11): the loaded series (an index's
-daily bars, a VX term structure, a rate series, a macro calendar), the bad rows counted while
-reading them, and the error for an input that cannot be used at all.
+daily bars, a VX term structure, a rate series, a macro calendar, an advance-decline line), the
+bad rows counted while reading them, and the error for an input that cannot be used at all.
 
 The loaders that fill these are in :mod:`market.history_data`.
 """
@@ -90,4 +90,15 @@ class MacroFile:
     """Scheduled releases by date from a ``date,event`` file."""
 
     events: dict[date, tuple[str, ...]]
+    skipped: Problems
+
+
+@dataclass(slots=True)
+class AdLineFile:
+    """A loaded advance-decline file: the line's value at each date's close, and what was
+    skipped. ``format`` is ``advances_declines`` (daily counts, summed into the line) or
+    ``ad_line`` (the line itself)."""
+
+    format: str
+    values: dict[date, float]
     skipped: Problems

@@ -24,8 +24,13 @@ at the options session's close (16:15 ET, or a quarter hour after an early close
 - Rates: the last rate file value on or before the session (decimal), else ``market.rate``.
   Dividend yield: ``market.div_yield``. Macro events: the file's (:func:`file_calendar`: a
   release on a non-session moves to the next session), else the simulator's calendar
-  (:mod:`market.macro`); the same calendar tells the macro overlay the releases ahead. The
-  advance-decline line is unknown (None).
+  (:mod:`market.macro`); the same calendar tells the macro overlay the releases ahead.
+- **Advance-decline line** (with a file; else unknown, None): the close snapshot carries the
+  session's value. The open snapshot carries the previous exchange session's, the last value known
+  at 09:30, as the simulator's open carries the previous close's line plus the opening's few net
+  advancers. So at a close the macro overlay reads a 5-session change, as in the simulator, and
+  never a value from later in the session. A date the file lacks leaves its close (and the next
+  session's open) unknown.
 - Surfaces and spreads are the simulator's: ``SimulatorConfig.surface(vix)``, its spread model, its
   VIX surface.
 """
@@ -38,9 +43,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from market.calendar import CALENDAR_START, trading_calendar
+from market.calendar import CALENDAR_START, CalendarRangeError, trading_calendar
 from market.history_curve import model_curve_at_seconds, moved_curve
-from market.history_series import DailyBar, DatedValues, IndexSeries, MacroFile, VxCurveFile
+from market.history_series import (
+    AdLineFile,
+    DailyBar,
+    DatedValues,
+    IndexSeries,
+    MacroFile,
+    VxCurveFile,
+)
 from market.macro import MacroCalendar, ReleaseSchedule
 from market.sim_anchor import CurveAnchor
 from market.sim_config import SimulatorConfig
@@ -73,6 +85,10 @@ class HistorySession:
     macro: tuple[str, ...]
     soq: float | None
     vro: float | None
+    ad_open: float | None = None
+    """The advance-decline line at the previous exchange session's close (None: unknown)."""
+    ad_close: float | None = None
+    """The advance-decline line at this session's close (None: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,8 @@ class SessionPlan:
     proxies: Counter[str]
     """Settlement proxies set, by kind: ``soq_from_open``, ``soq_from_close``, ``vro_from_open``,
     ``vro_from_close``."""
+    ad_missing: int = 0
+    """Sessions whose date the advance-decline file lacks (0 without a file)."""
 
 
 def file_calendar(macro: MacroFile) -> ReleaseSchedule:
@@ -111,12 +129,14 @@ def plan_sessions(
     market: SimulatorConfig,
     spx_expiries: list[date],
     vx_expiries: list[date],
+    ad: AdLineFile | None = None,
 ) -> SessionPlan:
-    """What each joined session's snapshots hold (counting skipped opens and proxies);
-    ``macro_calendar`` stamps their releases."""
+    """What each joined session's snapshots hold (counting skipped opens, proxies and sessions
+    without an advance-decline value); ``macro_calendar`` stamps their releases."""
     opens_skipped: Counter[str] = Counter()
     at_config_rate = 0
     proxies: Counter[str] = Counter()
+    ad_missing = 0
     cal = trading_calendar()
     rate_days = list(rates.values) if rates is not None else []
     rate_values = list(rates.values.values()) if rates is not None else []
@@ -154,6 +174,15 @@ def plan_sessions(
         if day in vx_expiry_days:
             vro = round(vix.open if vix.open is not None else vix.close, 2)
             proxies["vro_from_open" if vix.open is not None else "vro_from_close"] += 1
+        ad_open = ad_close = None
+        if ad is not None:
+            ad_close = ad.values.get(day)
+            if ad_close is None:
+                ad_missing += 1
+            try:
+                ad_open = ad.values.get(cal.previous_session(day))
+            except CalendarRangeError:  # the calendar's first session
+                pass
         previous = HistorySession(
             day,
             spx,
@@ -167,9 +196,11 @@ def plan_sessions(
             macro_calendar(day),
             soq,
             vro,
+            ad_open,
+            ad_close,
         )
         sessions.append(previous)
-    return SessionPlan(sessions, opens_skipped, at_config_rate, proxies)
+    return SessionPlan(sessions, opens_skipped, at_config_rate, proxies, ad_missing)
 
 
 def session_snapshots(
@@ -212,13 +243,14 @@ def session_snapshots(
             curve: tuple[FuturePoint, ...],
             soq: float | None,
             vro: float | None,
+            ad_line: float | None,
             s: HistorySession = s,
             spx_expiries: tuple[date, ...] = spx_expiries,
         ) -> MarketSnapshot:
             """The session's open or close snapshot: everything else is the session's."""
             return MarketSnapshot(
                 seq, ts, s.day, spx, vix, s.rate, div, curve, surface_for(vix),
-                spx_expiries, soq, vro, spreads, vix_surface, vix_spreads, s.macro, None,
+                spx_expiries, soq, vro, spreads, vix_surface, vix_spreads, s.macro, ad_line,
             )  # fmt: skip
 
         # Session time from the previous snapshot (a previous close) to this session's open.
@@ -246,7 +278,7 @@ def session_snapshots(
                 curve = model_curve_at_seconds(
                     market, vix, open_ts.timestamp(), model_expiries, model_settle, log_anchor
                 )
-            yield snapshot(seq, open_ts, s.spx.open, vix, curve, soq, vro)
+            yield snapshot(seq, open_ts, s.spx.open, vix, curve, soq, vro, s.ad_open)
             seq += 1
             soq = vro = None
         vix = s.vix.close
@@ -262,6 +294,6 @@ def session_snapshots(
                 market, vix, close_ts.timestamp(), model_expiries, model_settle, previous_anchor
             )
         )
-        yield snapshot(seq, close_ts, s.spx.close, vix, curve, soq, vro)
+        yield snapshot(seq, close_ts, s.spx.close, vix, curve, soq, vro, s.ad_close)
         seq += 1
         previous_close_ts = close_ts.timestamp()

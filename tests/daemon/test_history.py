@@ -85,6 +85,17 @@ def write_inputs(root: Path, start: date = START, end: date = END) -> HistoryInp
     )
 
 
+def write_ad(root: Path, net_per_session: int, start: date = START, end: date = END) -> Path:
+    """An advance-decline file of daily counts for the sessions ``start .. end``: the line moves
+    by ``net_per_session`` each session."""
+    rows = ["date,advances,declines"]
+    for day in trading_calendar().sessions_between(start, end):
+        rows.append(f"{day},{1500 + net_per_session // 2},{1500 - net_per_session // 2}")
+    path = root / f"ad_{net_per_session}.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
 def _run(config: AppConfig, inputs: HistoryInputs, path: Path, **kw: Any) -> dict[str, Any]:
     with StateDir(path) as state:
         return run_history(config, inputs, state, **kw)
@@ -158,6 +169,94 @@ def test_bad_rows_are_logged_a_few_per_reason_and_counted_in_full(tmp_path: Path
     assert summary["data"]["rows_skipped_by_reason"]["vix"] == {"unparseable_number": 20}
 
 
+def _classified(
+    config: AppConfig, inputs: HistoryInputs, path: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """The run's ``macro_classified`` events, its summary, and when the hedge entered; the
+    ``history_data_loaded`` event is the first of the events."""
+    with capture_logs() as logs:
+        summary = _run(config, inputs, path)
+    with Ledger.open(path / "ledger.sqlite") as ledger:
+        entries = [
+            f["ts"][:16]
+            for f in ledger.fills()
+            if f["layer"] == "hedge" and f["intent"] == "open" and f["reason"] == "entry"
+        ]
+    events = [e for e in logs if e["event"] in ("history_data_loaded", "macro_classified")]
+    assert events[0]["event"] == "history_data_loaded"
+    return events, summary, entries
+
+
+def test_with_a_rising_ad_line_a_jump_around_a_cpi_day_is_headline_and_the_hedge_waits(
+    tmp_path: Path,
+) -> None:
+    """The VIX leaves CALM at the 02-27 close (17 from about 12.6), the session before a CPI day,
+    and jumps again at the 02-28 open (22.05). Without the A/D line both triggers are stress;
+    with a line rising 600 a session both are headline; with a falling one, stress again."""
+    config = load_config(None)
+    inputs = write_inputs(tmp_path)
+    (tmp_path / "cpi.csv").write_text("date,event\n2018-02-28,cpi\n", encoding="utf-8")
+    inputs = dataclasses.replace(inputs, macro=tmp_path / "cpi.csv")
+    rising = dataclasses.replace(inputs, ad=write_ad(tmp_path, 600))
+    falling = dataclasses.replace(inputs, ad=write_ad(tmp_path, -600))
+
+    def triggers(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            (e["market_ts"][:16], e["trigger"], e["kind"], e["ad_change"], e["macro_events"])
+            for e in events[1:3]
+        ]
+
+    without, plain, plain_entries = _classified(config, inputs, tmp_path / "without")
+    assert triggers(without) == [
+        ("2018-02-27T21:15", "regime_upgrade", "stress", None, []),
+        ("2018-02-28T14:30", "jump", "stress", None, []),
+    ]
+    with_ad, summary, entries = _classified(config, rising, tmp_path / "rising")
+    # At the close the change is over 5 sessions (02-20 .. 02-27 closes); at the open the line
+    # is the previous close's, so over 4 (nothing from later in the session).
+    assert triggers(with_ad) == [
+        ("2018-02-27T21:15", "regime_upgrade", "headline", 3000.0, ["cpi"]),
+        ("2018-02-28T14:30", "jump", "headline", 2400.0, ["cpi"]),
+    ]
+    assert plain_entries[0] == "2018-02-27T21:15"  # stress: the hedge engages at once
+    assert entries[0] > "2018-02-28T21:15"  # headline: it waits out the hold
+    data = summary["data"]
+    assert (data["ad_line"], data["formats"]["ad"], data["ad_sessions_missing"]) == (
+        "file",
+        "advances_declines",
+        0,
+    )
+    assert data["rows_skipped_by_reason"]["ad"] == {}
+    assert data["sessions"] == plain["data"]["sessions"]  # the file adds no join condition
+    assert plain["data"]["ad_line"] == "none"
+
+    down, _, _ = _classified(config, falling, tmp_path / "falling")
+    assert [(e["kind"], e["ad_change"]) for e in down[1:3]] == [
+        ("stress", -3000.0),
+        ("stress", -2400.0),
+    ]
+
+
+def test_sessions_the_ad_file_lacks_run_with_the_line_unknown_and_are_counted(
+    tmp_path: Path,
+) -> None:
+    config = load_config(None)
+    inputs = write_inputs(tmp_path)
+    (tmp_path / "cpi.csv").write_text("date,event\n2018-02-28,cpi\n", encoding="utf-8")
+    # the line stops on 02-23: the 02-27 close and the 02-28 open have no A/D value
+    ad = write_ad(tmp_path, 600, end=date(2018, 2, 23))
+    inputs = dataclasses.replace(inputs, macro=tmp_path / "cpi.csv", ad=ad)
+    events, summary, _ = _classified(config, inputs, tmp_path / "s")
+    assert [(e["kind"], e["ad_change"]) for e in events[1:3]] == [
+        ("stress", None),
+        ("stress", None),
+    ]
+    data = summary["data"]
+    assert data["sessions"] == len(trading_calendar().sessions_between(START, END))
+    missing = len(trading_calendar().sessions_between(date(2018, 2, 26), END))
+    assert data["ad_sessions_missing"] == events[0]["ad_sessions_missing"] == missing
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 
@@ -181,6 +280,8 @@ def test_register_adds_history_with_its_flags(tmp_path: Path) -> None:
             "m.csv",
             "--rates",
             "r.csv",
+            "--ad",
+            "ad.csv",
             "--start",
             "2017-01-01",
             "--end",
@@ -194,6 +295,7 @@ def test_register_adds_history_with_its_flags(tmp_path: Path) -> None:
     )
     assert args.func is run
     assert (args.vx, args.macro, args.rates) == (Path("x.csv"), Path("m.csv"), Path("r.csv"))
+    assert args.ad == Path("ad.csv")
     assert (args.start, args.end) == (date(2017, 1, 1), date(2020, 12, 31))
     assert (args.state_dir, args.json, args.report) == (Path("st"), True, Path("out.html"))
     assert (args.resume, args.new, args.report_writer) == (False, False, None)
@@ -225,6 +327,10 @@ def test_run_exits_65_on_unusable_data_before_touching_a_state_dir(
     missing = HistoryInputs(tmp_path / "absent.csv", inputs.spx)
     assert run(_parser().parse_args([*_args(missing), "--state-dir", str(state)])) == EX_DATAERR
     assert "--vix: " in capsys.readouterr().err
+    (tmp_path / "ad.csv").write_text("date,close\n2018-01-02,1\n", encoding="utf-8")
+    bad_ad = [*_args(inputs), "--ad", str(tmp_path / "ad.csv"), "--state-dir", str(state)]
+    assert run(_parser().parse_args(bad_ad)) == EX_DATAERR
+    assert "--ad: " in capsys.readouterr().err
     window = [*_args(inputs), "--start", "2019-01-01", "--state-dir", str(state)]
     assert run(_parser().parse_args(window)) == EX_DATAERR
     assert "share no exchange session" in capsys.readouterr().err
