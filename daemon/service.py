@@ -250,7 +250,7 @@ async def run_daemon(
             ledger.close()
             raise
     # The live daemon waits for an operator's resume after a risk halt (SPEC section 9): `alvh run`
-    # sets strategy.risk.auto_resume false in its config (daemon/cli.py), stored with the ledger.
+    # sets strategy.risk.auto_resume false in its config (daemon/cli_commands.py), stored with the ledger.
     # Every log line of this process carries the run it belongs to (stable across restarts).
     structlog.contextvars.bind_contextvars(run_id=ledger.runs()[0]["run_id"], pid=os.getpid())
     market = simulated_market(prepared)

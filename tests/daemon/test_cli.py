@@ -84,7 +84,7 @@ def _fast_market(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     original = config_module.load_config
     monkeypatch.setattr(
-        "daemon.cli.load_config",
+        "daemon.cli_commands.load_config",
         lambda path=None, overrides=None: original(path if path is not None else cfg, overrides),
     )
 
