@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from market.history_series import HistoryDataError
+from market.history_series import HistoryDataError, Problems
 
 DATE_COLUMNS = ("date", "observation_date")
 """Header names accepted for the date column."""
@@ -122,3 +122,19 @@ def date_column(columns: dict[str, int], path: Path, name: str) -> int:
 def is_vx_header(columns: dict[str, int]) -> bool:
     """Whether a header is a VX term structure's (``vx1`` and ``vx1_expiry``)."""
     return "vx1" in columns and "vx1_expiry" in columns
+
+
+def dated_rows(
+    rows: Iterator[tuple[int, list[str]]], date_col: int, last_col: int, problems: Problems
+) -> Iterator[tuple[int, list[str], date]]:
+    """``(line, row, date)`` of each row that reaches column ``last_col`` and whose ``date_col``
+    parses; the others are counted in ``problems`` as ``short_row`` or ``unparseable_date``."""
+    for line, row in rows:
+        if len(row) <= last_col:
+            problems.add(line, "short_row", ",".join(row))
+            continue
+        day = parse_date(row[date_col])
+        if day is None:
+            problems.add(line, "unparseable_date", row[date_col])
+            continue
+        yield line, row, day

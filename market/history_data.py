@@ -56,6 +56,7 @@ from market.history_checks import (
 from market.history_csv import (
     BadValue,
     date_column,
+    dated_rows,
     is_vx_header,
     parse_count,
     parse_date,
@@ -135,14 +136,7 @@ def load_index(path: Path, name: str) -> IndexSeries:
     problems = Problems(name)
     raw: list[tuple[date, float | None, float | None, float | None, float]] = []
     seen: set[date] = set()
-    for line, row in rows:
-        if len(row) <= need:
-            problems.add(line, "short_row", ",".join(row))
-            continue
-        day = parse_date(row[d])
-        if day is None:
-            problems.add(line, "unparseable_date", row[d])
-            continue
+    for line, row, day in dated_rows(rows, d, need, problems):
         try:
             close = parse_positive(row[c])
             opened = parse_positive(row[o]) if o >= 0 else None
@@ -227,14 +221,7 @@ def load_vx(path: Path, name: str = "vx") -> VxCurveFile:
     problems = Problems(name)
     dropped: Counter[str] = Counter()
     curves: dict[date, tuple[tuple[date, float], ...]] = {}
-    for line, row in rows:
-        if len(row) <= d:
-            problems.add(line, "short_row", ",".join(row))
-            continue
-        day = parse_date(row[d])
-        if day is None:
-            problems.add(line, "unparseable_date", row[d])
-            continue
+    for line, row, day in dated_rows(rows, d, d, problems):
         if day in curves:
             problems.add(line, "duplicate_date", ",".join(row))
             continue
@@ -290,14 +277,7 @@ def load_rates(path: Path, name: str = "rates") -> DatedValues:
     lo, hi = RATE_RANGE_PERCENT
     problems = Problems(name)
     values: dict[date, float] = {}
-    for line, row in rows:
-        if len(row) <= max(d, v):
-            problems.add(line, "short_row", ",".join(row))
-            continue
-        day = parse_date(row[d])
-        if day is None:
-            problems.add(line, "unparseable_date", row[d])
-            continue
+    for line, row, day in dated_rows(rows, d, max(d, v), problems):
         try:
             percent = parse_number(row[v])
         except BadValue as exc:
@@ -331,14 +311,7 @@ def load_macro(path: Path, name: str = "macro") -> MacroFile:
     ev = columns["event"]
     problems = Problems(name)
     events: dict[date, set[str]] = {}
-    for line, row in rows:
-        if len(row) <= max(d, ev):
-            problems.add(line, "short_row", ",".join(row))
-            continue
-        day = parse_date(row[d])
-        if day is None:
-            problems.add(line, "unparseable_date", row[d])
-            continue
+    for line, row, day in dated_rows(rows, d, max(d, ev), problems):
         event = row[ev].strip().lower()
         if event not in MACRO_EVENT_NAMES:
             problems.add(line, "unknown_event", ",".join(row))
@@ -371,14 +344,7 @@ def load_ad(path: Path, name: str = "ad") -> AdLineFile:
     need = max(d, *fields)
     problems = Problems(name)
     rows_by_day: dict[date, list[float]] = {}
-    for line, row in rows:
-        if len(row) <= need:
-            problems.add(line, "short_row", ",".join(row))
-            continue
-        day = parse_date(row[d])
-        if day is None:
-            problems.add(line, "unparseable_date", row[d])
-            continue
+    for line, row, day in dated_rows(rows, d, need, problems):
         try:
             parsed = [parse(row[i]) for i in fields]
         except BadValue as exc:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from daemon_process import free_port
 from structlog.testing import capture_logs
+from test_shutdown_order import _control_events, eventually
 
 import daemon.api
 from daemon.api import build_app
@@ -139,20 +138,6 @@ async def test_a_control_whose_body_was_still_arriving_when_stopping_began_is_re
 
 
 # -- the daemon -------------------------------------------------------------------------------
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
-def _control_events(ledger_path: Path) -> list[tuple[str, int]]:
-    """(kind, position) of every committed control event, read on a connection of our own."""
-    with sqlite3.connect(ledger_path) as conn:
-        rows = conn.execute("SELECT kind, position FROM control_events ORDER BY event_id")
-        return [(str(kind), int(position)) for kind, position in rows]
 
 
 async def test_a_pause_sent_while_the_daemon_stops_is_refused_and_not_recorded(
