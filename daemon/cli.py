@@ -22,6 +22,7 @@ from daemon.cli_args import (
     add_market_args,
     add_record_arg,
     add_report_arg,
+    add_resume_args,
     int_in,
     positive_float,
     speed,
@@ -93,15 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_market_args(sim, None)
     sim.add_argument("--days", type=int_in(1, 100_000), required=True, help="number of sessions")
     sim.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    mode = sim.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--resume",
-        action="store_true",
-        help="resume the run in --state-dir (re-derive it from its ledger, then go on)",
-    )
-    mode.add_argument(
-        "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
-    )
+    mode = add_resume_args(sim)
     mode.add_argument(
         "--adopt",
         action="store_true",
@@ -124,15 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--state-dir", type=Path, help="directory of the replay's ledger")
     rep.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    rep_mode = rep.add_mutually_exclusive_group()
-    rep_mode.add_argument(
-        "--resume",
-        action="store_true",
-        help="resume the replay in --state-dir (re-derive it from its ledger, then go on)",
-    )
-    rep_mode.add_argument(
-        "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
-    )
+    add_resume_args(rep, "replay")
     add_report_arg(rep)
     rep.set_defaults(func=cmd_replay)
 

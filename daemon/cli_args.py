@@ -1,4 +1,4 @@
-"""Argument types and the flags `alvh run`, `simulate` and `replay` share.
+"""Argument types and the flags `alvh run`, `simulate`, `replay` and `history` share.
 
 The types raise `argparse.ArgumentTypeError`, so a bad value becomes a one-line usage error
 (exit 64) naming the flag and the accepted range.
@@ -63,6 +63,23 @@ def speed(text: str) -> float | None:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be 'max' or a finite number > 0, got {text}")
     return value
+
+
+def add_resume_args(
+    p: argparse.ArgumentParser, what: str = "run"
+) -> argparse._MutuallyExclusiveGroup:
+    """The batch commands' ``--resume | --new`` (``what``: the noun in --resume's help); the
+    group is returned so a command can add a third choice (``simulate --adopt``)."""
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"resume the {what} in --state-dir (re-derive it from its ledger, then go on)",
+    )
+    mode.add_argument(
+        "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
+    )
+    return mode
 
 
 def add_record_arg(p: argparse.ArgumentParser) -> None:

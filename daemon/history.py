@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from daemon.cli_args import add_resume_args
 from daemon.config import AppConfig, load_config
 from daemon.logging import configure_logging
 from daemon.progress import ProgressBar
@@ -83,15 +84,7 @@ def register(
     p.add_argument("--config", type=Path, help="TOML config file (overrides the embedded default)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--report", type=Path, help="write the HTML report to this file at the end")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--resume",
-        action="store_true",
-        help="resume the run in --state-dir (re-derive it from its ledger, then go on)",
-    )
-    mode.add_argument(
-        "--new", action="store_true", help="archive the ledger in --state-dir and start fresh"
-    )
+    add_resume_args(p)
     p.set_defaults(func=run, report_writer=report_writer)
 
 

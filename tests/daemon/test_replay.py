@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from daemon_process import RunningDaemon
 from structlog.testing import capture_logs
+from test_recovery import ledger_dump as recovery_dump
 
 from brokers.ledger import Ledger
 from daemon.cli import main
@@ -30,27 +31,10 @@ NO_REJECTS = dict.fromkeys(REJECT_REASONS, 0)
 
 
 def ledger_dump(path: Path) -> dict[str, list[Any]]:
-    """What a run leaves in its ledger that a replay must reproduce (not wall-clock stamps)."""
+    """What a run leaves in its ledger that a replay must reproduce (not wall-clock stamps): what
+    a resume must (test_recovery's), the control events and the config versions."""
     with sqlite3.connect(path / "ledger.sqlite") as db:
-        return {
-            "fills": db.execute(
-                "SELECT fill_id, order_id, client_order_id, ts, layer, intent, reason, quantity,"
-                " net_price, fees, cash_after, position FROM fills ORDER BY fill_id"
-            ).fetchall(),
-            "legs": db.execute("SELECT * FROM fill_legs ORDER BY fill_id, leg_index").fetchall(),
-            "settlements": db.execute(
-                "SELECT ts, layer, symbol, quantity, settlement_price, cash, cash_after, position"
-                " FROM settlements ORDER BY settlement_id"
-            ).fetchall(),
-            "cash": db.execute(
-                "SELECT position, ts, kind, amount, cash_after, layer, symbol, ref"
-                " FROM cash_movements ORDER BY movement_id"
-            ).fetchall(),
-            "orders": db.execute(
-                "SELECT client_order_id, order_id, ts, layer, legs, quantity, status"
-                " FROM orders ORDER BY client_order_id"
-            ).fetchall(),
-            "marks": db.execute("SELECT * FROM daily_marks ORDER BY session").fetchall(),
+        extra = {
             "controls": db.execute(
                 "SELECT position, ts, kind, payload FROM control_events ORDER BY event_id"
             ).fetchall(),
@@ -58,6 +42,7 @@ def ledger_dump(path: Path) -> dict[str, list[Any]]:
                 "SELECT position, config_hash FROM config_versions ORDER BY version_id"
             ).fetchall(),
         }
+    return {**recovery_dump(path / "ledger.sqlite"), **extra}
 
 
 def without_rejects(summary: dict[str, Any]) -> dict[str, Any]:
